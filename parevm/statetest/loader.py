@@ -185,6 +185,8 @@ def load_file(path: Path | str) -> list[StateTest]:
         raise StateTestFormatError(path, "(file)", "expected a JSON object of tests")
     tests = []
     for name, body in raw.items():
+        if type(body) is not dict:
+            raise StateTestFormatError(path, name, f"expected a test object, got {type(body).__name__}")
         try:
             tests.append(_test(str(path), name, body))
         except _FieldError as exc:
@@ -192,8 +194,7 @@ def load_file(path: Path | str) -> list[StateTest]:
     return tests
 
 
-def _test(path: str, name: str, body: object) -> StateTest:
-    _object(body, "(test)")
+def _test(path: str, name: str, body: dict) -> StateTest:
     tx = _tx(_required(body, "transaction", ""))
     config = body.get("config")
     return StateTest(

@@ -1,0 +1,36 @@
+"""The `parevm` command line.
+
+Each subcommand lives with the code it drives and contributes one `register(subparsers)`
+function, which adds its parser and sets `handler`, a function from the parsed arguments to an
+exit status. Adding a subcommand means adding its register function to `SUBCOMMANDS`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from parevm.statetest import command as statetest_command
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    statetest_command.register,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parevm", description="A parallel (Block-STM) EVM execution engine.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`parevm ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
