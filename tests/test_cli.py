@@ -21,7 +21,8 @@ def run_cli(capsys, *args: str) -> tuple[int, list[str], str]:
 
 
 def test_all_passing(fake_evm, statetest_data, capsys):
-    status, out, err = run_cli(capsys, statetest_data / "legacy_two_forks.json", statetest_data / "eest_with_state.json")
+    status, out, err = run_cli(capsys, statetest_data / "legacy_two_forks.json",
+                               statetest_data / "eest_with_state.json")
     assert status == 0
     assert out == ["4 passed, 0 failed"]
     assert err == ""  # no progress line when stderr is not a terminal
@@ -105,7 +106,8 @@ def test_missing_evm_exits_2(monkeypatch, statetest_data, capsys):
 
 
 def test_python_dash_m_parevm_lists_statetest():
-    completed = subprocess.run([sys.executable, "-m", "parevm", "--help"], capture_output=True, text=True, check=True)
+    completed = subprocess.run([sys.executable, "-m", "parevm", "--help"],
+                               capture_output=True, text=True, check=True)
     assert "statetest" in completed.stdout
 
 

@@ -45,7 +45,8 @@ def test_validity_mismatch_is_a_failure_whatever_the_roots(fake_evm, statetest_d
         "expected exception TR_IntrinsicGas, but the transaction was valid")
     _, valid_entry, outcome = outcome_for(fake_evm, path, "Berlin", "0/0/0")
     outcome.rejected = "NONCE_MISMATCH_TOO_LOW"
-    assert describe_mismatch(valid_entry, outcome) == "transaction rejected (NONCE_MISMATCH_TOO_LOW), expected valid"
+    assert describe_mismatch(valid_entry, outcome) == (
+        "transaction rejected (NONCE_MISMATCH_TOO_LOW), expected valid")
 
 
 def test_root_and_logs_mismatches_are_both_reported(fake_evm, statetest_data):
@@ -53,7 +54,8 @@ def test_root_and_logs_mismatches_are_both_reported(fake_evm, statetest_data):
     outcome.state_root = b"\x99" * 32
     outcome.logs_hash = b"\x98" * 32
     assert describe_mismatch(entry, outcome) == (
-        f"stateRoot 0x{'99' * 32} != expected 0x{'33' * 32}; logsHash 0x{'98' * 32} != expected 0x{entry.logs.hex()}")
+        f"stateRoot 0x{'99' * 32} != expected 0x{'33' * 32}; "
+        f"logsHash 0x{'98' * 32} != expected 0x{entry.logs.hex()}")
 
 
 def test_root_mismatch_names_first_differing_account_field(fake_evm, statetest_data):
@@ -65,7 +67,8 @@ def test_root_mismatch_names_first_differing_account_field(fake_evm, statetest_d
         "; account 0xcccccccccccccccccccccccccccccccccccccccc storage[0x1] 0x2 != expected 0x1")
     # With equal states, the hint points at the root computation instead.
     outcome.post_state[CONTRACT] = (nonce, balance, code, storage)
-    assert describe_mismatch(entry, outcome).endswith("post_state equals the expected state, so the root computation is off")
+    assert describe_mismatch(entry, outcome).endswith(
+        "post_state equals the expected state, so the root computation is off")
 
 
 def test_first_state_difference_order_and_zero_slots():
@@ -132,7 +135,8 @@ def test_parallel_run_matches_sequential_run_in_order(fake_evm, statetest_data, 
     files = expand_paths([tmp_path])
 
     def summary(results):
-        return [(r.path, r.error, [(v.name, v.fork, v.index, v.passed, v.error) for v in r.vectors]) for r in results]
+        return [(r.path, r.error, [(v.name, v.fork, v.index, v.passed, v.error) for v in r.vectors])
+                for r in results]
 
     sequential = summary(run_files(files, fake_evm.execute_vector, jobs=1))
     parallel = summary(run_files(files, fake_evm.execute_vector, jobs=2))

@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per vector on stdout")
     parser.add_argument("--jobs", type=_jobs_argument, default=1, metavar="N",
                         help="worker processes (0 = one per CPU; default 1)")
-    parser.add_argument("--slowest", type=int, default=0, metavar="K", help="list the K slowest vectors (on stderr with --json)")
+    parser.add_argument("--slowest", type=int, default=0, metavar="K",
+                        help="list the K slowest vectors (on stderr with --json)")
     parser.set_defaults(handler=run)
 
 

@@ -254,7 +254,8 @@ def _tx(tx: object) -> TxTemplate:
     blob_hashes = tx.get("blobVersionedHashes")
     authorizations = tx.get("authorizationList")
     return TxTemplate(
-        data=[_data(d, "transaction.data") for d in _list(_required(tx, "data", "transaction"), "transaction.data")],
+        data=[_data(d, "transaction.data")
+              for d in _list(_required(tx, "data", "transaction"), "transaction.data")],
         gas_limits=_quantities(_required(tx, "gasLimit", "transaction"), "transaction.gasLimit"),
         values=_quantities(_required(tx, "value", "transaction"), "transaction.value"),
         nonce=_quantity(_required(tx, "nonce", "transaction"), "transaction.nonce"),
@@ -354,7 +355,8 @@ def _config(config: object) -> ChainConfig:
     schedule = config.get("blobSchedule")
     if schedule is not None:
         _object(schedule, "config.blobSchedule")
-        schedule = {fork: _blob_schedule(params, f"config.blobSchedule.{fork}") for fork, params in schedule.items()}
+        schedule = {fork: _blob_schedule(params, f"config.blobSchedule.{fork}")
+                    for fork, params in schedule.items()}
     return ChainConfig(
         chain_id=_quantity(_required(config, "chainid", "config"), "config.chainid"),
         blob_schedule=schedule,
