@@ -1,0 +1,99 @@
+"""Control flow: STOP, JUMP, JUMPI, PC, GAS, JUMPDEST, RETURN, REVERT, INVALID.
+
+JUMPDEST and JUMPI are specialised per code site (`make_block_entry`, `make_jumpi`): entering a
+basic block charges that block's static gas and checks the stack has room for its growth.
+"""
+from __future__ import annotations
+
+from parevm.evm.frame import OUT_OF_GAS, REVERT, STOP, InvalidJump, InvalidOpcode, StackOverflow
+from parevm.evm.gas import expand_memory
+from parevm.evm.instructions import instruction
+
+_STACK_OVERFLOW = StackOverflow()
+_INVALID_JUMP = InvalidJump()
+
+
+@instruction(0x00, "STOP")
+def stop(f, s, pc):
+    raise STOP
+
+
+@instruction(0x56, "JUMP")
+def jump(f, s, pc):
+    dest = s.pop()
+    if dest not in f.jumpdests:
+        raise _INVALID_JUMP
+    return dest
+
+
+def make_jumpi(fallthrough_cost: int, fallthrough_limit: int):
+    """JUMPI at one site; falling through enters the next block, whose cost is charged here."""
+    def jumpi(f, s, pc):
+        dest = s.pop()
+        if s.pop():
+            if dest not in f.jumpdests:
+                raise _INVALID_JUMP
+            return dest
+        if fallthrough_cost:
+            gas = f.gas - fallthrough_cost
+            if gas < 0:
+                raise OUT_OF_GAS
+            f.gas = gas
+        if len(s) > fallthrough_limit:
+            raise _STACK_OVERFLOW
+        return pc + 1
+    return jumpi
+
+
+def make_block_entry(cost: int, stack_limit: int):
+    """JUMPDEST at one site: charges its block's static gas and checks stack room."""
+    def jumpdest(f, s, pc):
+        gas = f.gas - cost
+        if gas < 0:
+            raise OUT_OF_GAS
+        f.gas = gas
+        if len(s) > stack_limit:
+            raise _STACK_OVERFLOW
+        return pc + 1
+    return jumpdest
+
+
+@instruction(0x58, "PC")
+def pc_(f, s, pc):
+    s.append(pc)
+    return pc + 1
+
+
+@instruction(0x5A, "GAS")
+def gas(f, s, pc):
+    # the rest of this block's static gas was charged in advance; it is still "left" here
+    s.append(f.gas + f.after[pc])
+    return pc + 1
+
+
+@instruction(0xF3, "RETURN")
+def return_(f, s, pc):
+    offset = s.pop()
+    size = s.pop()
+    expand_memory(f, offset, size)
+    f.output = bytes(f.memory[offset:offset + size])
+    raise STOP
+
+
+@instruction(0xFD, "REVERT")
+def revert(f, s, pc):
+    offset = s.pop()
+    size = s.pop()
+    expand_memory(f, offset, size)
+    f.output = bytes(f.memory[offset:offset + size])
+    raise REVERT
+
+
+@instruction(0xFE, "INVALID")
+def invalid(f, s, pc):
+    raise InvalidOpcode(f.code.bytes[pc] if pc < len(f.code.bytes) else 0)
+
+
+# Table entries; the analysis replaces both with their per-site specialisations.
+instruction(0x57, "JUMPI")(make_jumpi(0, 1024))
+instruction(0x5B, "JUMPDEST")(make_block_entry(0, 1024))
