@@ -11,10 +11,12 @@ import os
 import sys
 from typing import Callable, Sequence
 
+from parevm.block import command as run_command
 from parevm.statetest import command as statetest_command
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     statetest_command.register,
+    run_command.register,
 ]
 
 

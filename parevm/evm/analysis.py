@@ -116,8 +116,8 @@ def _analyze(code: bytes, table: ForkTable) -> Analysis:
             pc += op - push1 + 2
         else:
             pc += 1
-    ops: list = [None] * (n + 1)
-    ops[n] = INSTRUCTIONS["STOP"][1]  # running off the end is STOP
+    # running off the end is STOP; a PUSH truncated by the end of code jumps up to 32 bytes past it
+    ops: list = [None] * n + [INSTRUCTIONS["STOP"][1]] * 33
     after = [0] * (n + 1)
 
     # 2. per block: static gas, stack room, and the per-site handlers

@@ -97,7 +97,7 @@ def _start(f: Frame) -> int | None:
     f.jumpdests = analysis.jumpdests
     f.after = analysis.after
     f.gas -= analysis.entry_cost
-    if f.gas < 0:
+    if f.gas < 0 or analysis.entry_limit < 0:  # the first block alone needs more gas or stack than there is
         return FAILED
     return None
 
