@@ -19,10 +19,11 @@ from typing import TextIO
 
 import orjson
 
-from parevm.block.executor import REPLAY_ERRORS, compare_engines, execute_block, parallel_engine
+from parevm.block.executor import (REPLAY_ERRORS, EngineComparison, compare_engines, execute_block,
+                                   parallel_engine)
 from parevm.block.result import MISMATCH, OK, BlockResult, state_diff_json
 from parevm.evm.forks import fork_by_name
-from parevm.io.block_folder import read_block_folder
+from parevm.io.block_folder import BlockInput, BlockInputError, read_block_folder
 
 # Header checks as table columns: (check name, column title).
 _COLUMNS = (("gasUsed", "gas"), ("logsBloom", "bloom"), ("transactionsRoot", "txs"), ("receiptsRoot", "rcpts"),
@@ -68,20 +69,15 @@ def run(args: argparse.Namespace) -> int:
         report.progress(path)
         try:
             started = perf_counter()
-            block = read_block_folder(path)
+            block = read_block_folder(path)  # its errors name the folder already
             read_seconds = perf_counter() - started
-            if args.compare:
-                comparison = compare_engines(block, workers, **options)
-                for result in (comparison.sequential, comparison.parallel):
-                    result.timings.read += read_seconds
-                report.add_comparison(comparison)
-                result = comparison.sequential
-            else:
-                result = execute_block(block, workers=workers, **options)
-                result.timings.read += read_seconds
-                report.add(result)
-        except REPLAY_ERRORS as exc:
+        except BlockInputError as exc:
             report.error(str(exc))
+            continue
+        try:
+            result = _replay(block, read_seconds, report, compare=args.compare, workers=workers, options=options)
+        except REPLAY_ERRORS as exc:
+            report.error(f"{block.source}: {exc}")
             continue
         except Exception as exc:  # a parevm bug: say so, show where, and go on with the other blocks
             traceback.print_exc(file=sys.stderr)
@@ -93,6 +89,21 @@ def run(args: argparse.Namespace) -> int:
     if args.state_diff is not None:
         args.state_diff.write_bytes(orjson.dumps(diffs, option=orjson.OPT_INDENT_2))
     return 0 if report.all_ok else 1
+
+
+def _replay(block: BlockInput, read_seconds: float, report: _Report, *, compare: bool, workers: int,
+            options: dict) -> BlockResult:
+    """Run one block (or compare both engines on it), report it, and return the sequential result."""
+    if compare:
+        comparison = compare_engines(block, workers, **options)
+        for result in (comparison.sequential, comparison.parallel):
+            result.timings.read += read_seconds
+        report.add_comparison(comparison)
+        return comparison.sequential
+    result = execute_block(block, workers=workers, **options)
+    result.timings.read += read_seconds
+    report.add(result)
+    return result
 
 
 def block_folders(paths: list[str]) -> list[str]:
@@ -172,7 +183,7 @@ class _Report:
         self._write(f"{self._block_columns(result)}  {result.timings.total:7.2f}s  {result.mgas_per_second:7.2f}")
         self._details(result)
 
-    def add_comparison(self, comparison) -> None:
+    def add_comparison(self, comparison: EngineComparison) -> None:
         sequential, parallel = comparison.sequential, comparison.parallel
         totals = self._count(sequential)
         totals.parallel_execute += parallel.timings.execute
