@@ -24,6 +24,7 @@ from parevm.block.result import (MISMATCH, UNAVAILABLE, AccountChange, AccountSt
 from parevm.block.sequential import InvalidBlock, execute_transactions
 from parevm.block.system import RequestsUnavailable, collect_requests, pre_block_calls, requests_hash
 from parevm.crypto import keccak256
+from parevm.evm.analysis import analyze
 from parevm.evm.forks import Fork, mainnet_fork
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import TxResult, blob_base_fee
@@ -74,6 +75,11 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     state = BlockState.from_accounts(
         (address, a.nonce, a.balance, a.code, a.storage) for address, a in block.prestate.items())
     timings.read = perf_counter() - started
+
+    started = perf_counter()
+    for code in state.codes.values():  # decode once, before the clock for execution starts
+        analyze(code, fork)
+    timings.analyze = perf_counter() - started
 
     started = perf_counter()
     try:
