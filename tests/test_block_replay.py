@@ -383,3 +383,13 @@ def test_replays_are_deterministic():
     second = execute_block(read_block_folder(CANCUN_BLOCK))
     assert first.receipts == second.receipts and first.state_diff == second.state_diff
     assert first.state_root == second.state_root and first.state_diff
+
+
+def test_run_check_state_root_on_complete_and_partial_prestates(fixture_path, capsys):
+    synthetic = fixture_path("synthetic", "prague-7702")
+    status, out, _ = run_cli(capsys, "--workers", "1", "--check-state-root", synthetic, FRONTIER_BLOCK)
+    assert status == 1
+    prague, frontier = out[1].split(), out[2].split()
+    assert prague[1] == "Prague" and prague[4:12] == ["ok"] * 8  # every check, stateRoot and requestsHash too
+    assert frontier[0] == "930196" and frontier[11] == "FAIL"  # a partial pre-state cannot give the root
+    assert out[-1] == "2 blocks replayed: 1 ok, 1 failed, 0 errors"
