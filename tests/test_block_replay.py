@@ -393,3 +393,23 @@ def test_run_check_state_root_on_complete_and_partial_prestates(fixture_path, ca
     assert prague[1] == "Prague" and prague[4:12] == ["ok"] * 8  # every check, stateRoot and requestsHash too
     assert frontier[0] == "930196" and frontier[11] == "FAIL"  # a partial pre-state cannot give the root
     assert out[-1] == "2 blocks replayed: 1 ok, 1 failed, 0 errors"
+
+
+def test_uncle_inclusion_reward_and_note(fixture_path):
+    block = read_block_folder(fixture_path("mainnet", "8889776"))  # Petersburg, one uncle
+    result = execute_block(block, check_state_root=False)
+    assert result.ok
+    miner = result.state_diff[block.header.coinbase]
+    fees = sum(tx.gas_used * t.gas_price for tx, t in zip(result.txs, block.transactions))
+    reward = 2 * 10**18
+    assert miner.post.balance - miner.pre.balance == reward + reward // 32 + fees
+    assert any("1 uncle(s)" in note for note in result.notes)
+
+
+def test_requests_hash_mismatch_fails_only_on_a_complete_prestate(fixture_path):
+    objects = _objects(fixture_path("synthetic", "prague-7702"))
+    objects["block"]["requestsHash"] = "0x" + "00" * 32
+    block = block_from_objects(**objects)
+    assert execute_block(block, check_state_root=True).check("requestsHash").status == MISMATCH
+    lenient = execute_block(block)
+    assert lenient.check("requestsHash").status == UNAVAILABLE and lenient.check("stateRoot").status == OK
