@@ -18,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONTRACTS_DIR = Path(__file__).parent / "contracts"
+from parevm.workloads.artefacts import CONTRACTS_DIR
+
 SETTINGS = {
     "evmVersion": "cancun",
     "optimizer": {"enabled": True, "runs": 200},
