@@ -93,15 +93,19 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     results, engine, stats = _run_transactions(env, block, senders, state, workers, notes)
     timings.execute = perf_counter() - started
 
+    started = perf_counter()
     receipts = _receipts(block.transactions, results, fork)
+    bloom = block_bloom(receipts)
+    timings.trie = perf_counter() - started
+
     started = perf_counter()
     requests, requests_note = _post_block(env, block, state, receipts, notes)
     timings.system += perf_counter() - started
 
     started = perf_counter()
-    checks, state_root, hashes = _checks(block, fork, receipts, results, state, requests, requests_note,
+    checks, state_root, hashes = _checks(block, fork, receipts, bloom, results, state, requests, requests_note,
                                          check_state_root)
-    timings.trie = perf_counter() - started
+    timings.trie += perf_counter() - started
 
     started = perf_counter()
     diff = state_diff(block.prestate, state)
@@ -113,7 +117,7 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     return BlockResult(
         number=header.number, hash=header.hash, fork=fork.name,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0, receipts=receipts,
-        bloom=block_bloom(receipts), checks=checks, txs=txs, state_diff=diff, state_root=state_root,
+        bloom=bloom, checks=checks, txs=txs, state_diff=diff, state_root=state_root,
         requests=requests, timings=timings, engine=engine, workers=workers if engine == "parallel" else 1,
         engine_stats=stats, notes=notes,
     )
@@ -290,15 +294,15 @@ def _credit(state: BlockState, credits: list[tuple[bytes, int]]) -> None:
     state.apply(tx_state.writes())
 
 
-def _checks(block: BlockInput, fork: Fork, receipts: list[Receipt], results: list[TxResult], state: BlockState,
-            requests: list[bytes] | None, requests_note: str,
+def _checks(block: BlockInput, fork: Fork, receipts: list[Receipt], bloom: bytes, results: list[TxResult],
+            state: BlockState, requests: list[bytes] | None, requests_note: str,
             check_state_root: bool | None) -> tuple[list[Check], bytes | None, list[bytes]]:
     """The header checks, the state root (if computed) and the transaction hashes."""
     header = block.header
     encoded = [encode_transaction(tx) for tx in block.transactions]
     checks = [
         Check.compare("gasUsed", header.gas_used, receipts[-1].cumulative_gas_used if receipts else 0),
-        Check.compare("logsBloom", header.logs_bloom, block_bloom(receipts)),
+        Check.compare("logsBloom", header.logs_bloom, bloom),
         Check.compare("transactionsRoot", header.transactions_root, ordered_trie_root(encoded)),
     ]
     if fork.byzantium:

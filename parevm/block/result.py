@@ -72,7 +72,7 @@ class Timings:
     (cached per code and fork, so a contract seen before costs nothing; worker processes forked
     afterwards inherit it), `execute` the transactions alone, `system` the system calls,
     rewards, withdrawals and requests, `trie` the receipts, transactions, withdrawals and state
-    roots, `diff` the state diff."""
+    roots (and the receipts with their blooms), `diff` the state diff."""
 
     read: float = 0.0
     recover: float = 0.0
