@@ -13,10 +13,12 @@ from typing import Callable, Sequence
 
 from parevm.block import command as run_command
 from parevm.statetest import command as statetest_command
+from parevm.workloads import command as bench_command
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     statetest_command.register,
     run_command.register,
+    bench_command.register,
 ]
 
 
