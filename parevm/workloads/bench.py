@@ -16,7 +16,8 @@ from typing import Callable
 
 from parevm.block.sequential import execute_transactions
 from parevm.tx import decode_transaction, encode_transaction, recover_sender
-from parevm.workloads.blocks import Workload, amm_swaps, compute, erc20_transfers, game, lending, nft_mints, value_transfers
+from parevm.workloads.blocks import (Workload, amm_swaps, compute, erc20_transfers, game, lending, nft_mints,
+                                     value_transfers)
 
 
 @dataclass(frozen=True, slots=True)
