@@ -66,13 +66,17 @@ def _step(f: Frame) -> int | None:
     try:
         while True:
             pc = ops[pc](f, s, pc)
-    except Suspend:
+    except Suspend as signal:
+        signal.__traceback__ = None  # the signals are shared instances: drop the frames they collected
         return None
-    except Stop:
+    except Stop as signal:
+        signal.__traceback__ = None
         return SUCCESS
-    except Revert:
+    except Revert as signal:
+        signal.__traceback__ = None
         return REVERTED
-    except (ExceptionalHalt, IndexError):  # IndexError: a pop from an empty stack (underflow)
+    except (ExceptionalHalt, IndexError) as halt:  # IndexError: a pop from an empty stack (underflow)
+        halt.__traceback__ = None
         return FAILED
 
 

@@ -5,13 +5,15 @@ copy-on-write) worker process that runs it, so jump analysis and decoding are do
 """
 from __future__ import annotations
 
+from weakref import WeakValueDictionary
+
 from parevm.crypto import EMPTY_KECCAK, keccak256
 
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
 
 
 class Code:
-    __slots__ = ("bytes", "_hash", "analyses", "delegate")
+    __slots__ = ("bytes", "_hash", "analyses", "delegate", "__weakref__")
 
     def __init__(self, code: bytes, code_hash: bytes | None = None) -> None:
         self.bytes = code
@@ -45,11 +47,12 @@ class Code:
 
 EMPTY_CODE = Code(b"", EMPTY_KECCAK)
 
-_interned: dict[bytes, Code] = {b"": EMPTY_CODE}
+# Weak: a code lives as long as some state or frame holds it, so long runs do not accumulate.
+_interned: WeakValueDictionary[bytes, Code] = WeakValueDictionary({b"": EMPTY_CODE})
 
 
 def code_of(data: bytes) -> Code:
-    """The shared `Code` object for these bytes (interned, so analyses are reused)."""
+    """The shared `Code` object for these bytes (interned while in use, so analyses are reused)."""
     code = _interned.get(data)
     if code is None:
         code = _interned[data] = Code(data)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,16 +82,36 @@ def run_files(
             yield run_file(path, execute, forks)
         return
     # Largest files first so a big one does not start last and leave the other workers idle.
-    by_size = sorted(enumerate(files), key=lambda item: -_file_size(item[1]))
+    pending = sorted(enumerate(files), key=lambda item: -_file_size(item[1]))
+    pending.reverse()  # pop() from the end takes the largest first
     finished: dict[int, FileResult] = {}
     next_index = 0
     context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(execute, forks)) as pool:
-        for index, result in pool.imap_unordered(_run_indexed_file, by_size):
-            finished[index] = result
-            while next_index in finished:
-                yield finished.pop(next_index)
-                next_index += 1
+    while pending:
+        # A worker that dies (killed, out of memory) breaks the pool: its files are reported as
+        # failed and a fresh pool carries on with the rest, so a run never hangs or loses work.
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(execute, forks)) as pool:
+            running = {}
+            try:
+                while pending or running:
+                    while pending and len(running) < 2 * jobs:
+                        index, path = pending.pop()
+                        running[pool.submit(_run_indexed_file, (index, path))] = (index, path)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index, path = running.pop(future)
+                        finished[index] = future.result()[1]
+                    while next_index in finished:
+                        yield finished.pop(next_index)
+                        next_index += 1
+            except BrokenProcessPool:
+                for index, path in running.values():
+                    finished[index] = FileResult(path, [], f"{path}: a worker process died running this file "
+                                                           "(killed or out of memory)")
+                while next_index in finished:
+                    yield finished.pop(next_index)
+                    next_index += 1
 
 
 def run_file(path: str, execute: ExecuteVector, forks: frozenset[str] | None = None) -> FileResult:
@@ -185,8 +208,13 @@ _worker_execute: ExecuteVector | None = None
 _worker_forks: frozenset[str] | None = None
 
 
+# Address-space cap per worker: a runaway vector fails with MemoryError instead of the machine's OOM killer.
+WORKER_MEMORY_LIMIT = 6 << 30
+
+
 def _init_worker(execute: ExecuteVector, forks: frozenset[str] | None) -> None:
     global _worker_execute, _worker_forks
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_LIMIT, WORKER_MEMORY_LIMIT))
     _worker_execute, _worker_forks = execute, forks
 
 
