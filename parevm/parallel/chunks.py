@@ -1,0 +1,79 @@
+"""Where chunks end: the engine's unit of scheduling is a run of consecutive transactions.
+
+A plain value transfer takes ~10 us in this interpreter, while sending a task and its outcome
+between processes, recording and validating it costs tens of microseconds: one task per such
+transaction would spend more time on messages than on the EVM. So transactions are grouped into
+chunks of roughly `target` seconds of estimated work. Heavy transactions (typical mainnet calls,
+milliseconds each) get a chunk of their own, which is textbook Block-STM.
+
+The estimate has two rates, learnt from the per-transaction times workers report: seconds per
+plain transfer (no code at the destination in the pre-state) and seconds per unit of gas limit
+for everything else. Chunks are cut only when execution reaches them, with the rates known then;
+towards the end of the block they shrink so the last ones spread over all workers.
+"""
+from __future__ import annotations
+
+from itertools import accumulate
+from typing import Sequence
+
+from parevm.state.block_state import BlockState
+from parevm.tx import Transaction
+
+TARGET_SECONDS = 0.002
+MIN_TARGET_SECONDS = 0.0002
+MAX_CHUNK_TXS = 512
+_LEARNING_RATE = 0.3
+
+
+class ChunkPlanner:
+    __slots__ = ("plain", "gas", "plain_before", "gas_before", "workers", "target", "fixed",
+                 "seconds_per_plain", "seconds_per_gas")
+
+    def __init__(self, txs: Sequence[Transaction], state: BlockState, workers: int,
+                 target: float = TARGET_SECONDS, fixed: int | None = None) -> None:
+        """`fixed`: every chunk has that many transactions (tests; 1 is textbook Block-STM)."""
+        codes = state.codes
+        self.plain = [tx.to is not None and tx.to not in codes and not tx.authorization_list for tx in txs]
+        self.gas = [0 if plain else tx.gas_limit for tx, plain in zip(txs, self.plain)]
+        # prefix sums, for the estimate of what remains after any index
+        self.plain_before = [0, *accumulate(self.plain)]
+        self.gas_before = [0, *accumulate(self.gas)]
+        self.workers = workers
+        self.target = target
+        self.fixed = fixed
+        self.seconds_per_plain = 15e-6
+        self.seconds_per_gas = 1.5e-9
+
+    def next_end(self, first: int) -> int:
+        """The end (exclusive) of the chunk that starts at transaction `first`."""
+        count = len(self.plain)
+        if self.fixed is not None:
+            return min(first + self.fixed, count)
+        per_plain, per_gas = self.seconds_per_plain, self.seconds_per_gas
+        remaining = ((self.plain_before[count] - self.plain_before[first]) * per_plain
+                     + (self.gas_before[count] - self.gas_before[first]) * per_gas)
+        target = max(MIN_TARGET_SECONDS, min(self.target, remaining / (2 * self.workers)))
+        plain, gas = self.plain, self.gas
+        end = first
+        budget = target
+        stop = min(count, first + MAX_CHUNK_TXS)
+        while end < stop and budget > 0:
+            budget -= per_plain if plain[end] else gas[end] * per_gas
+            end += 1
+        return end
+
+    def observe(self, first: int, seconds: Sequence[float]) -> None:
+        """Learn from the measured times of transactions first, first+1, ..."""
+        plain_time = plain_count = other_time = other_gas = 0
+        end = first + len(seconds)
+        for plain, gas, spent in zip(self.plain[first:end], self.gas[first:end], seconds):
+            if plain:
+                plain_time += spent
+                plain_count += 1
+            else:
+                other_time += spent
+                other_gas += gas
+        if plain_count:
+            self.seconds_per_plain += _LEARNING_RATE * (plain_time / plain_count - self.seconds_per_plain)
+        if other_gas:
+            self.seconds_per_gas += _LEARNING_RATE * (other_time / other_gas - self.seconds_per_gas)

@@ -1,0 +1,336 @@
+"""Block-STM on worker processes: `execute_transactions_parallel`, equal to sequential execution.
+
+Shape (design choices and why):
+
+* **A coordinator owns the truth; workers hold replicas.** The coordinator (the calling process)
+  owns the authoritative multi-version memory (`MVMemory`) and the paper's scheduler, and runs
+  every validation itself. Each worker keeps a replica of the multi-version memory, fed with every
+  recorded write set and ESTIMATE mark, in the coordinator's order, before any task sent after
+  them; it executes against the replica and reports the chunk's read set (locations and the values
+  seen) and write set. A replica may lag (writes still in flight): that only costs a re-execution,
+  because validation happens against the authoritative memory. Reads are dynamic, so there is no
+  way to ship "the snapshot a task needs" up front, and per-read messages would cost far more than
+  the reads; shared memory would need a lock-free structure of Python objects that CPython cannot
+  share between processes. The same engine runs on threads (`ThreadTransport`): the coordinator
+  logic does not know how messages travel.
+* **The unit of scheduling is a chunk** of consecutive transactions (`parevm.parallel.chunks`),
+  which one worker executes in order, each transaction seeing the chunk's earlier writes directly.
+  Every Block-STM notion (incarnations, ESTIMATEs, dependencies, validation) applies to chunks.
+  Heavy transactions get a chunk each (the textbook algorithm); cheap ones (value transfers take
+  ~10 us here) are grouped so that messaging and validation cost little per transaction.
+* **Validation is mostly set arithmetic.** A read that saw the pre-state's value needs checking only
+  if another chunk writes that location, which `MVMemory.validate` finds with set intersections;
+  only reads of other chunks' values are compared one by one.
+* **Dispatch keeps chains on one worker.** A chunk goes to the worker that holds its predecessor
+  (if that worker has room), so a run of dependent chunks executes back to back on one replica,
+  each seeing the previous one's writes without a round trip; otherwise to the least loaded
+  worker. Each worker holds at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
+* **Commit in block order.** Once the scheduler is done, every chunk's reads have been validated
+  against the final versions, so applying the chunks' write sets in order to `state` gives the
+  sequential state. Block-level rules the workers could not check (cumulative gas and blob gas
+  against the block's limits) are checked here in order; at the first transaction that fails them
+  or that raised (an `InvalidTransaction` or any other exception that survived validation), the
+  block is finished by the sequential executor's own code from that chunk on, so the error raised
+  is the sequential one.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from heapq import heappop, heappush
+from time import perf_counter
+from typing import Sequence
+
+from parevm.block.sequential import InvalidBlock
+from parevm.evm.frame import BlockEnv
+from parevm.evm.transaction import GAS_PER_BLOB, InvalidTransaction, TxResult, execute_transaction
+from parevm.parallel.chunks import ChunkPlanner
+from parevm.parallel.executor import BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, TxFailed, WorkerCore
+from parevm.parallel.mv_memory import ChunkWrites, MVMemory
+from parevm.parallel.scheduler import Scheduler
+from parevm.parallel.workers import ProcessTransport, Transport
+from parevm.state.block_state import BlockState
+from parevm.state.tx_state import TxState
+from parevm.tx import Transaction
+
+QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
+MAX_RESTARTS_PER_WORKER = 3
+
+
+class WorkerCrash(RuntimeError):
+    """Worker processes kept dying; the block was not executed."""
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """What the engine did for one block; per-transaction lists are in block order."""
+
+    workers: int
+    transactions: int
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # [first, last) transaction ranges
+    executions: int = 0  # chunk executions completed (with a read and write set)
+    tx_executions: int = 0  # transactions in those
+    re_executions: int = 0  # of those, incarnations > 0
+    blocked: int = 0  # chunk executions stopped by an ESTIMATE read
+    validations: int = 0
+    aborts: list[int] = field(default_factory=list)  # per tx: failed validations of its chunk
+    dependency_waits: list[int] = field(default_factory=list)  # per tx: ESTIMATE reads that stopped its chunk
+    incarnations: list[int] = field(default_factory=list)  # per tx: incarnations of its chunk started
+    tx_seconds: list[float] = field(default_factory=list)  # per tx: time of its final execution
+    reads: list[tuple] | None = None  # per tx (with record_access): locations read, see executor.write_locations
+    writes: list[tuple] | None = None  # per tx (with record_access): locations written
+    worker_busy: list[float] = field(default_factory=list)  # per worker slot: seconds executing
+    worker_restarts: int = 0
+    lost_tasks: int = 0  # tasks that were with a dead worker, handed out again
+    fallback_from: int | None = None  # first tx finished by the sequential executor (block-level failure)
+    wall_time: float = 0.0
+    coordinator_busy: float = 0.0  # coordinator time outside waiting for workers
+    commit_time: float = 0.0
+
+
+def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes],
+                                  state: BlockState, workers: int, *, record_access: bool = False,
+                                  transport: Transport | None = None,
+                                  chunk_txs: int | None = None) -> tuple[list[TxResult], EngineStats]:
+    """Execute `txs` on `state` with Block-STM on `workers` workers; leaves `state` and returns
+    results exactly as `parevm.block.sequential.execute_transactions` would (raising the same
+    `InvalidBlock`), plus statistics.
+
+    `record_access` lists each transaction's read and write locations in the statistics;
+    `transport` defaults to forked processes; `chunk_txs` fixes the chunk size (adaptive if None)."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    engine = BlockSTM(block_env, txs, senders, state, workers, transport or ProcessTransport(),
+                      ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access)
+    return engine.run()
+
+
+class BlockSTM:
+    """The coordinator: scheduler, authoritative multi-version memory, validation, dispatch, commit."""
+
+    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
+                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool) -> None:
+        self.env = env
+        self.txs = txs
+        self.senders = senders
+        self.state = state
+        self.workers = workers
+        self.transport = transport
+        self.planner = planner
+        self.record_access = record_access
+        self.mv = MVMemory(state)
+        self.scheduler = Scheduler(self._new_chunk)
+        self.chunks: list[tuple[int, int]] = []
+        self.read_sets: list[tuple | None] = []  # per chunk, of its latest execution
+        self.outcomes: list[tuple | None] = []  # per chunk: (results, tx seconds, access)
+        self.incarnations: list[int] = []
+        self.aborts: list[int] = []
+        self.waits: list[int] = []
+        self.inflight: list[set[int]] = [set() for _ in range(workers)]
+        self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
+        self.ready: list[tuple[int, int]] = []  # execution tasks to send (heap)
+        self.outbox: list[list] = [[] for _ in range(workers)]
+        self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers)
+
+    # ------------------------------------------------------------------ the block
+    def run(self) -> tuple[list[TxResult], EngineStats]:
+        started = perf_counter()
+        waiting = 0.0
+        if self.txs:
+            self.transport.start(self._make_core, self.workers)
+            try:
+                self._pump()
+                while not self.scheduler.done():
+                    wait_started = perf_counter()
+                    news = self.transport.receive()
+                    waiting += perf_counter() - wait_started
+                    for worker, outcomes in news:
+                        if outcomes is None:
+                            self._worker_died(worker)
+                        else:
+                            for outcome in outcomes:
+                                self._on_outcome(worker, outcome)
+                    self._pump()
+            except BaseException:
+                self.transport.abort()
+                raise
+            self.transport.close()
+        commit_started = perf_counter()
+        results = self._commit()
+        stats = self.stats
+        stats.commit_time = perf_counter() - commit_started
+        stats.wall_time = perf_counter() - started
+        stats.coordinator_busy = stats.wall_time - waiting
+        return results, stats
+
+    def _make_core(self) -> WorkerCore:
+        return WorkerCore(self.env, self.txs, self.senders, self.mv.clone(), self.record_access)
+
+    def _new_chunk(self) -> bool:
+        """The scheduler wants one more task: cut the next chunk (False when every tx has one)."""
+        first = self.chunks[-1][1] if self.chunks else 0
+        if first >= len(self.txs):
+            return False
+        self.chunks.append((first, self.planner.next_end(first)))
+        for per_chunk in (self.read_sets, self.outcomes):
+            per_chunk.append(None)
+        for per_chunk in (self.incarnations, self.aborts, self.waits):
+            per_chunk.append(0)
+        return True
+
+    # ------------------------------------------------------------------ handing out work
+    def _pump(self) -> None:
+        """Run every validation due (inline: they are cheap) and send executions while workers have room."""
+        scheduler = self.scheduler
+        while True:
+            if scheduler.validation_idx < scheduler.execution_idx:
+                task = scheduler.next_version_to_validate()
+                if task is not None:
+                    self._validate(*task)
+                continue
+            if not any(len(tasks) < QUEUE_DEPTH for tasks in self.inflight):
+                break
+            if self.ready:
+                self._dispatch(*heappop(self.ready))
+                continue
+            task = scheduler.next_version_to_execute()
+            if task is not None:
+                self._dispatch(*task)
+            elif scheduler.execution_idx >= scheduler.size:
+                break
+        for worker, ops in enumerate(self.outbox):
+            if ops:
+                self.transport.send(worker, ops)
+                self.outbox[worker] = []
+
+    def _dispatch(self, chunk: int, incarnation: int) -> None:
+        inflight = self.inflight
+        worker = self.holder.get(chunk - 1)
+        if worker is None or len(inflight[worker]) >= QUEUE_DEPTH:
+            worker = min(range(self.workers), key=lambda w: len(inflight[w]))
+        inflight[worker].add(chunk)
+        self.holder[chunk] = worker
+        self.incarnations[chunk] = incarnation + 1
+        self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks[chunk]))
+
+    def _release(self, worker: int, chunk: int) -> None:
+        self.inflight[worker].discard(chunk)
+        del self.holder[chunk]
+
+    # ------------------------------------------------------------------ worker news
+    def _on_outcome(self, worker: int, outcome: tuple) -> None:
+        if outcome[0] == DONE:
+            _, chunk, incarnation, read_set, wire, results, seconds, access = outcome
+            self._release(worker, chunk)
+            stats = self.stats
+            stats.executions += 1
+            stats.tx_executions += len(results)
+            stats.re_executions += incarnation > 0
+            stats.worker_busy[worker] += sum(seconds)
+            wrote_new = self.mv.record(chunk, ChunkWrites(pickle.loads(wire)))
+            self.read_sets[chunk] = read_set
+            self.outcomes[chunk] = (results, seconds, access)
+            update = (WRITES, chunk, incarnation, wire)
+            for other, ops in enumerate(self.outbox):
+                if other != worker:
+                    ops.append(update)
+            self.planner.observe(self.chunks[chunk][0], seconds)
+            task = self.scheduler.finish_execution(chunk, incarnation, wrote_new)
+            if task is not None:
+                self._validate(*task)
+        else:
+            assert outcome[0] == BLOCKED
+            _, chunk, incarnation, blocking, seconds = outcome
+            self._release(worker, chunk)
+            self.stats.blocked += 1
+            self.stats.worker_busy[worker] += seconds
+            self.waits[chunk] += 1
+            if not self.scheduler.add_dependency(chunk, blocking):
+                heappush(self.ready, (chunk, incarnation))  # the replica lagged: it has executed since
+
+    def _validate(self, chunk: int, incarnation: int) -> None:
+        self.stats.validations += 1
+        valid = self.mv.validate(chunk, self.read_sets[chunk])
+        aborted = not valid and self.scheduler.try_validation_abort(chunk, incarnation)
+        if aborted:
+            self.aborts[chunk] += 1
+            self.mv.mark_estimate(chunk)
+            for ops in self.outbox:
+                ops.append((ESTIMATE, chunk, incarnation))
+        task = self.scheduler.finish_validation(chunk, aborted)
+        if task is not None:
+            heappush(self.ready, task)
+
+    def _worker_died(self, worker: int) -> None:
+        """Hand the dead worker's tasks out again as new incarnations and start a replacement."""
+        stats = self.stats
+        stats.worker_restarts += 1
+        if stats.worker_restarts > MAX_RESTARTS_PER_WORKER * self.workers:
+            raise WorkerCrash(f"{stats.worker_restarts} worker deaths in one block")
+        for chunk in sorted(self.inflight[worker]):
+            self._release(worker, chunk)
+            self.scheduler.abandon_execution(chunk)
+            stats.lost_tasks += 1
+        self.outbox[worker] = []
+        self.transport.restart(worker, self._make_core)
+
+    # ------------------------------------------------------------------ commit
+    def _commit(self) -> list[TxResult]:
+        """Apply the chunks' writes in block order, checking the block-level rules on the way."""
+        env, txs, state, stats = self.env, self.txs, self.state, self.stats
+        max_blob_gas = env.fork.blob_schedule.max * GAS_PER_BLOB if env.fork.blob_schedule else 0
+        results: list[TxResult] = []
+        gas_used = blob_gas_used = 0
+        for chunk, (first, last) in enumerate(self.chunks):
+            chunk_results, seconds, access = self.outcomes[chunk]
+            chunk_gas, chunk_blob_gas = gas_used, blob_gas_used
+            for index, result in enumerate(chunk_results, first):
+                tx = txs[index]
+                # validate_transaction's two checks that depend on the transactions before
+                if (type(result) is TxFailed or tx.gas_limit > env.gas_limit - gas_used
+                        or (tx.type == 3 and GAS_PER_BLOB * len(tx.blob_versioned_hashes)
+                            > max_blob_gas - blob_gas_used)):
+                    stats.fallback_from = first
+                    del results[first:]
+                    results += self._finish_sequentially(first, chunk_gas, chunk_blob_gas)
+                    self._collect_stats()
+                    return results
+                results.append(TxResult(*result))
+                gas_used += result[1]
+                blob_gas_used += result[4]
+            state.apply(self.mv.entries[chunk].tx_writes())
+        self._collect_stats()
+        return results
+
+    def _finish_sequentially(self, first: int, gas_used: int, blob_gas_used: int) -> list[TxResult]:
+        """`parevm.block.sequential.execute_transactions` from transaction `first` on (same checks,
+        same error), with the gas the transactions before it used."""
+        results = []
+        for index in range(first, len(self.txs)):
+            tx_state = TxState(self.state)
+            try:
+                result = execute_transaction(self.txs[index], self.senders[index], tx_state, self.env,
+                                             gas_used, blob_gas_used)
+            except InvalidTransaction as exc:
+                raise InvalidBlock(f"transaction {index}: {exc}") from None
+            self.state.apply(tx_state.writes())
+            gas_used += result.gas_used
+            blob_gas_used += result.blob_gas_used
+            results.append(result)
+        return results
+
+    def _collect_stats(self) -> None:
+        stats = self.stats
+        stats.chunks = list(self.chunks)
+        if self.record_access:
+            stats.reads, stats.writes = [], []
+        for chunk, (first, last) in enumerate(self.chunks):
+            size = last - first
+            stats.aborts += [self.aborts[chunk]] * size
+            stats.dependency_waits += [self.waits[chunk]] * size
+            stats.incarnations += [self.incarnations[chunk]] * size
+            _, seconds, access = self.outcomes[chunk]
+            stats.tx_seconds += seconds
+            if access is not None:
+                stats.reads += [reads for reads, _ in access]
+                stats.writes += [writes for _, writes in access]

@@ -1,0 +1,289 @@
+"""A worker's side of the engine, whatever carries its messages: a replica of the multi-version
+memory, the chunks it was asked to run, and their execution.
+
+A chunk's transactions run in order, each on its own `TxState`, over a `ChunkReader`: the writes
+of the chunk's earlier transactions (composed into one `TxWrites`, the chunk's write set), then the
+replica as seen by the chunk. Each location the chunk reads from the replica is read once and
+recorded (the chunk's read set), so what validation checks is exactly what the chunk saw.
+
+Operations a worker receives, in order, as lists (`accept`):
+  (WRITES, chunk, incarnation, wire)   another worker's chunk writes: record them in the replica
+  (ESTIMATE, chunk, incarnation)       the chunk was aborted: its writes become ESTIMATEs
+  (EXECUTE, chunk, incarnation, first, last)   run transactions first..last-1 as that chunk
+  (STOP,)
+and what it answers per EXECUTE (`run_next`):
+  (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access)
+  (BLOCKED, chunk, incarnation, blocking_chunk, seconds)   it read an ESTIMATE
+`wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
+"""
+from __future__ import annotations
+
+import pickle
+from heapq import heappop, heappush
+from time import perf_counter
+from typing import NamedTuple, Sequence
+
+from parevm.evm.frame import BlockEnv
+from parevm.evm.transaction import TxResult, execute_transaction
+from parevm.parallel.mv_memory import ChunkWrites, MVMemory, ReadEstimate
+from parevm.state.code import EMPTY_CODE, Code
+from parevm.state.tx_state import TxState, TxWrites
+from parevm.tx import Transaction
+
+WRITES, ESTIMATE, EXECUTE, STOP = range(4)
+DONE, BLOCKED = range(2)
+
+_MISSING = object()
+
+
+class TxFailed(NamedTuple):
+    """A transaction that raised instead of producing a result (possibly because of a stale read)."""
+
+    error: str  # exception class name
+    message: str
+
+
+def result_tuple(result: TxResult) -> tuple:
+    """A `TxResult` as a plain tuple (cheaper to pickle); `TxResult(*t)` restores it."""
+    return (result.success, result.gas_used, result.logs, result.output, result.blob_gas_used,
+            result.fee_to_coinbase, result.created_address)
+
+
+def compose(chunk: TxWrites, tx: TxWrites) -> None:
+    """Fold a transaction's writes into its chunk's, so that applying the chunk's writes with
+    `BlockState.apply` equals applying each transaction's in turn (same order of effects: wipes,
+    accounts (a deletion also drops code and storage), deltas, code, slots)."""
+    accounts, deltas, codes, storage, cleared = (chunk.accounts, chunk.balance_deltas, chunk.codes,
+                                                 chunk.storage, chunk.cleared_storage)
+    for address in tx.cleared_storage:
+        cleared.add(address)
+        storage.pop(address, None)
+    for address, account in tx.accounts.items():
+        accounts[address] = account
+        deltas.pop(address, None)
+        if account is None:
+            codes[address] = EMPTY_CODE
+            cleared.add(address)
+            storage.pop(address, None)
+    for address, delta in tx.balance_deltas.items():
+        account = accounts.get(address, _MISSING)
+        if account is _MISSING:
+            deltas[address] = deltas.get(address, 0) + delta
+        else:
+            accounts[address] = (0, delta) if account is None else (account[0], account[1] + delta)
+    codes.update(tx.codes)
+    for address, slots in tx.storage.items():
+        current = storage.get(address)
+        if current is None:
+            storage[address] = slots
+        else:
+            current.update(slots)
+
+
+class ChunkReader:
+    """The `StateBacking` of one chunk's transactions: the chunk's own writes so far, then the
+    replica as of this chunk, each replica location read once and recorded."""
+
+    __slots__ = ("chunk", "mv", "base_accounts", "base_codes", "base_storage", "writes",
+                 "accounts", "codes", "slots", "storage_keys")
+
+    def __init__(self, mv: MVMemory, chunk: int) -> None:
+        self.chunk = chunk
+        self.mv = mv
+        base = mv.base
+        self.base_accounts = base.accounts
+        self.base_codes = base.codes
+        self.base_storage = base.storage
+        self.writes = TxWrites()  # the chunk's transactions so far, composed
+        # replica reads, location -> value seen (the chunk's read set)
+        self.accounts: dict[bytes, tuple[int, int] | None] = {}
+        self.codes: dict[bytes, Code] = {}
+        self.slots: dict[tuple[bytes, int], int] = {}
+        self.storage_keys: dict[bytes, frozenset[int]] = {}
+
+    def read_account(self, address: bytes) -> tuple[int, int] | None:
+        writes = self.writes
+        account = writes.accounts.get(address, _MISSING)
+        if account is not _MISSING:
+            return account
+        account = self.accounts.get(address, _MISSING)
+        if account is _MISSING:
+            if address in self.mv.touched_addresses:
+                account = self.mv.read_account(address, self.chunk)
+            else:
+                account = self.base_accounts.get(address)
+            self.accounts[address] = account
+        delta = writes.balance_deltas.get(address)
+        if delta is not None:
+            account = (0, delta) if account is None else (account[0], account[1] + delta)
+        return account
+
+    def read_code(self, address: bytes) -> Code:
+        code = self.writes.codes.get(address)
+        if code is not None:
+            return code
+        code = self.codes.get(address)
+        if code is None:
+            if address in self.mv.touched_addresses:
+                code = self.mv.read_code(address, self.chunk)
+            else:
+                code = self.base_codes.get(address, EMPTY_CODE)
+            self.codes[address] = code
+        return code
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        writes = self.writes
+        slots = writes.storage.get(address)
+        if slots is not None:
+            value = slots.get(slot)
+            if value is not None:
+                return value
+        if address in writes.cleared_storage:
+            return 0
+        location = (address, slot)
+        value = self.slots.get(location)
+        if value is None:
+            mv = self.mv
+            if location in mv.touched_slots or address in mv.wiped:
+                value = mv.read_slot(address, slot, self.chunk)
+            else:
+                slots = self.base_storage.get(address)
+                value = slots.get(slot, 0) if slots else 0
+            self.slots[location] = value
+        return value
+
+    def has_storage(self, address: bytes) -> bool:
+        writes = self.writes
+        slots = writes.storage.get(address, {})
+        if any(slots.values()):
+            return True
+        if address in writes.cleared_storage:
+            return False
+        keys = self.storage_keys.get(address)
+        if keys is None:
+            if address in self.mv.storage_addresses:
+                keys = self.mv.read_storage_keys(address, self.chunk)
+            else:
+                keys = frozenset(self.base_storage.get(address, ()))
+            self.storage_keys[address] = keys
+        return not keys <= slots.keys()  # a non-zero slot the chunk has not zeroed
+
+    def read_set(self) -> tuple:
+        """What `MVMemory.validate` checks, per kind: locations whose value was the pre-state's
+        (a set) and the others with the value seen (code by hash)."""
+        base_accounts, base_codes, base_storage = self.base_accounts, self.base_codes, self.base_storage
+        account_seen = {a: v for a, v in self.accounts.items() if v != base_accounts.get(a)}
+        code_seen = {a: c.hash for a, c in self.codes.items() if c is not base_codes.get(a, EMPTY_CODE)}
+        slot_seen = {}
+        for location, value in self.slots.items():
+            slots = base_storage.get(location[0])
+            if value != (slots.get(location[1], 0) if slots else 0):
+                slot_seen[location] = value
+        keys_seen = {a: k for a, k in self.storage_keys.items() if k != frozenset(base_storage.get(a, ()))}
+        return (self.accounts.keys() - account_seen.keys(), account_seen,
+                self.codes.keys() - code_seen.keys(), code_seen,
+                self.slots.keys() - slot_seen.keys(), slot_seen,
+                self.storage_keys.keys() - keys_seen.keys(), keys_seen)
+
+
+class RecordingChunkReader(ChunkReader):
+    """A `ChunkReader` that also lists the locations each transaction reads (for the statistics'
+    dependency graph), including those its chunk's earlier transactions wrote."""
+
+    __slots__ = ("tx_reads",)
+
+    def __init__(self, mv: MVMemory, chunk: int) -> None:
+        super().__init__(mv, chunk)
+        self.tx_reads: set[tuple] = set()
+
+    def read_account(self, address: bytes) -> tuple[int, int] | None:
+        self.tx_reads.add(("account", address))
+        return super().read_account(address)
+
+    def read_code(self, address: bytes) -> Code:
+        self.tx_reads.add(("code", address))
+        return super().read_code(address)
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        self.tx_reads.add(("slot", address, slot))
+        return super().read_storage(address, slot)
+
+    def has_storage(self, address: bytes) -> bool:
+        self.tx_reads.add(("storage", address))
+        return super().has_storage(address)
+
+
+def write_locations(writes: TxWrites) -> tuple:
+    """A transaction's written locations, named like `RecordingChunkReader`'s reads ("delta": a
+    balance increment that did not read the balance; "storage": a wipe)."""
+    return (*(("account", a) for a in writes.accounts), *(("delta", a) for a in writes.balance_deltas),
+            *(("code", a) for a in writes.codes),
+            *(("slot", a, s) for a, slots in writes.storage.items() for s in slots),
+            *(("storage", a) for a in writes.cleared_storage))
+
+
+class WorkerCore:
+    """Replica, task queue and chunk execution of one worker."""
+
+    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks")
+
+    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
+                 record_access: bool) -> None:
+        self.env = env
+        self.txs = txs
+        self.senders = senders
+        self.mv = mv
+        self.record_access = record_access
+        self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
+
+    def accept(self, ops: list) -> bool:
+        """Take a batch of operations; False once told to stop."""
+        mv = self.mv
+        for op in ops:
+            kind = op[0]
+            if kind == WRITES:
+                mv.record(op[1], ChunkWrites(pickle.loads(op[3])))
+            elif kind == ESTIMATE:
+                mv.mark_estimate(op[1])
+            elif kind == EXECUTE:
+                heappush(self.tasks, op[1:])
+            else:
+                return False
+        return True
+
+    def has_work(self) -> bool:
+        return bool(self.tasks)
+
+    def run_next(self) -> tuple:
+        """Execute the lowest queued chunk and record its writes in the replica; its outcome."""
+        chunk, incarnation, first, last = heappop(self.tasks)
+        started = perf_counter()
+        reader = (RecordingChunkReader if self.record_access else ChunkReader)(self.mv, chunk)
+        writes = reader.writes
+        env, txs, senders = self.env, self.txs, self.senders
+        results = []
+        seconds = []
+        access = [] if self.record_access else None
+        for index in range(first, last):
+            tx_started = perf_counter()
+            tx_state = TxState(reader)
+            try:
+                result = result_tuple(execute_transaction(txs[index], senders[index], tx_state, env))
+            except ReadEstimate as estimate:
+                return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started
+            except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
+                result = TxFailed(type(exc).__name__, str(exc))
+                tx_writes = TxWrites()
+            else:
+                tx_writes = tx_state.writes()
+                compose(writes, tx_writes)
+            results.append(result)
+            seconds.append(perf_counter() - tx_started)
+            if access is not None:
+                access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
+                reader.tx_reads.clear()
+        wire = ChunkWrites.to_wire(writes)
+        blob = pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
+        self.mv.record(chunk, ChunkWrites(wire))
+        return DONE, chunk, incarnation, reader.read_set(), blob, results, seconds, access
+

@@ -1,0 +1,292 @@
+"""How the coordinator's messages reach the workers: processes, threads, or a seeded simulation.
+
+All three move the same pickled operation batches (see `parevm.parallel.executor`) and run the
+same `WorkerCore`, so the engine above them is one piece of code:
+
+* `ProcessTransport` (the default): one process per worker, forked when the block starts, so the
+  pre-state, the transactions and the interpreter's caches are shared copy-on-write for free. The
+  garbage collector's generations are frozen before the fork so that a collection in a worker does
+  not touch (and copy) every inherited object. Each worker reads its pipe on a small thread, so a
+  coordinator writing to a busy worker never blocks and two full pipes cannot deadlock. A worker
+  that dies is seen as end-of-file on its pipe and is replaced by a fresh fork of the coordinator,
+  whose multi-version memory is then the complete, current replica.
+* `ThreadTransport`: the same worker loop on threads. On a GIL build it is only useful for tests;
+  on a free-threaded CPython it is the parallel engine without processes.
+* `SimulatedTransport`: workers as objects stepped by a seeded random schedule that delivers
+  messages late, runs tasks on stale replicas, reorders outcomes between workers and (optionally)
+  kills workers, all deterministically: tests replay any interleaving from its seed.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import queue
+import random
+import signal
+import sys
+import threading
+import traceback
+from collections import deque
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
+from typing import Callable, Protocol
+
+from parevm.parallel.executor import STOP, WorkerCore
+
+CoreFactory = Callable[[], WorkerCore]
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class Transport(Protocol):
+    def start(self, make_core: CoreFactory, count: int) -> None: ...
+
+    def send(self, worker: int, ops: list) -> None: ...
+
+    def receive(self) -> list[tuple[int, list | None]]:
+        """Block until some worker has news: (worker, its outcomes), or (worker, None) if it died."""
+
+    def restart(self, worker: int, make_core: CoreFactory) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[bytes], None]) -> None:
+    """A worker's loop: take every operation batch that has arrived, then run the lowest task."""
+    while True:
+        data = inbox.get() if not core.has_work() else _next_or_none(inbox)
+        while data is not None:
+            if not core.accept(pickle.loads(data)):
+                return
+            data = _next_or_none(inbox)
+        if core.has_work():
+            send(pickle.dumps([core.run_next()], protocol=_PROTOCOL))
+
+
+def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
+    try:
+        return inbox.get_nowait()
+    except queue.Empty:
+        return None
+
+
+_STOP_BATCH = pickle.dumps([(STOP,)], protocol=_PROTOCOL)
+
+
+class ProcessTransport:
+    """Forked worker processes talking over pipes."""
+
+    def __init__(self, kill_after: dict[int, int] | None = None) -> None:
+        """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
+        with SIGKILL right after its n-th message arrives, while it still holds queued tasks."""
+        self.kill_after = dict(kill_after or {})
+        self.pids: list[int] = []
+        self.conns: list[Connection] = []
+        self.received: list[int] = []
+
+    def start(self, make_core: CoreFactory, count: int) -> None:
+        for _ in range(count):
+            self.pids.append(0)
+            self.conns.append(None)
+            self.received.append(0)
+            self._fork(len(self.pids) - 1, make_core)
+
+    def _fork(self, worker: int, make_core: CoreFactory) -> None:
+        ours, theirs = Pipe()
+        gc.freeze()  # the child inherits the heap as the permanent generation: never scanned
+        try:
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                self._child(theirs, make_core)  # never returns
+        finally:
+            gc.unfreeze()
+        theirs.close()
+        self.pids[worker] = pid
+        self.conns[worker] = ours
+
+    def _child(self, conn: Connection, make_core: CoreFactory) -> None:
+        code = 0
+        try:
+            for other in self.conns:
+                if other is not None:
+                    other.close()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
+            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
+            serve(make_core(), inbox, conn.send_bytes)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def send(self, worker: int, ops: list) -> None:
+        try:
+            self.conns[worker].send_bytes(pickle.dumps(ops, protocol=_PROTOCOL))
+        except OSError:
+            pass  # it died: receive() reports it
+
+    def receive(self) -> list[tuple[int, list | None]]:
+        index = {conn: worker for worker, conn in enumerate(self.conns)}
+        news = []
+        for conn in wait(self.conns):
+            worker = index[conn]
+            try:
+                news.append((worker, pickle.loads(conn.recv_bytes())))
+            except (EOFError, OSError):
+                news.append((worker, None))
+                continue
+            self.received[worker] += 1
+            if self.kill_after.get(worker) == self.received[worker]:
+                del self.kill_after[worker]
+                os.kill(self.pids[worker], signal.SIGKILL)
+        return news
+
+    def restart(self, worker: int, make_core: CoreFactory) -> None:
+        self.conns[worker].close()
+        os.waitpid(self.pids[worker], 0)
+        self._fork(worker, make_core)
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send_bytes(_STOP_BATCH)
+            except OSError:
+                pass
+        for conn, pid in zip(self.conns, self.pids):
+            conn.close()
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+    def abort(self) -> None:
+        """Stop the workers without waiting for them to finish their tasks (on an error)."""
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.close()
+
+
+def _read_pipe(conn: Connection, inbox: queue.SimpleQueue) -> None:
+    try:
+        while True:
+            inbox.put(conn.recv_bytes())
+    except (EOFError, OSError):
+        inbox.put(_STOP_BATCH)
+
+
+class ThreadTransport:
+    """Worker threads in this process (each with its own replica)."""
+
+    def __init__(self) -> None:
+        self.inboxes: list[queue.SimpleQueue] = []
+        self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, make_core: CoreFactory, count: int) -> None:
+        for worker in range(count):
+            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            self.inboxes.append(inbox)
+            thread = threading.Thread(target=self._run, args=(worker, make_core(), inbox), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _run(self, worker: int, core: WorkerCore, inbox: queue.SimpleQueue) -> None:
+        try:
+            serve(core, inbox, lambda data: self.outcomes.put((worker, data)))
+        except BaseException:
+            traceback.print_exc()
+            self.outcomes.put((worker, None))
+
+    def send(self, worker: int, ops: list) -> None:
+        self.inboxes[worker].put(pickle.dumps(ops, protocol=_PROTOCOL))
+
+    def receive(self) -> list[tuple[int, list | None]]:
+        news = [self.outcomes.get()]
+        while True:
+            try:
+                news.append(self.outcomes.get_nowait())
+            except queue.Empty:
+                break
+        return [(worker, None if data is None else pickle.loads(data)) for worker, data in news]
+
+    def restart(self, worker: int, make_core: CoreFactory) -> None:
+        raise RuntimeError(f"worker thread {worker} failed")  # a thread dies only of a bug
+
+    def close(self) -> None:
+        for inbox in self.inboxes:
+            inbox.put(_STOP_BATCH)
+        for thread in self.threads:
+            thread.join()
+
+    abort = close
+
+
+class SimulatedTransport:
+    """Workers stepped in this process by a seeded random schedule (deterministic per seed)."""
+
+    def __init__(self, seed: int, kill_rate: float = 0.0, max_kills: int = 3) -> None:
+        self.random = random.Random(seed)
+        self.kill_rate = kill_rate
+        self.kills_left = max_kills
+        self.cores: list[WorkerCore] = []
+        self.inboxes: list[deque[bytes]] = []
+        self.outboxes: list[deque[bytes]] = []
+
+    def start(self, make_core: CoreFactory, count: int) -> None:
+        for _ in range(count):
+            self.cores.append(make_core())
+            self.inboxes.append(deque())
+            self.outboxes.append(deque())
+
+    def send(self, worker: int, ops: list) -> None:
+        self.inboxes[worker].append(pickle.dumps(ops, protocol=_PROTOCOL))
+
+    def receive(self) -> list[tuple[int, list | None]]:
+        rng = self.random
+        while True:
+            moves = []
+            for worker, core in enumerate(self.cores):
+                if self.inboxes[worker]:
+                    moves.append((self._deliver, worker))
+                if core.has_work():
+                    moves.append((self._run, worker))
+                    if self.kills_left and rng.random() < self.kill_rate:
+                        self.kills_left -= 1
+                        return [(worker, None)]
+                if self.outboxes[worker]:
+                    moves.append((self._report, worker))
+            if not moves:
+                raise RuntimeError("simulated workers are idle while the coordinator waits for them")
+            move, worker = rng.choice(moves)
+            news = move(worker)
+            if news:
+                return news
+
+    def _deliver(self, worker: int) -> None:
+        self.cores[worker].accept(pickle.loads(self.inboxes[worker].popleft()))
+
+    def _run(self, worker: int) -> None:
+        self.outboxes[worker].append(pickle.dumps([self.cores[worker].run_next()], protocol=_PROTOCOL))
+
+    def _report(self, worker: int) -> list[tuple[int, list]]:
+        """Hand over one or more of this worker's outcomes, in its order."""
+        outbox = self.outboxes[worker]
+        count = self.random.randint(1, len(outbox))
+        return [(worker, pickle.loads(outbox.popleft())) for _ in range(count)]
+
+    def restart(self, worker: int, make_core: CoreFactory) -> None:
+        self.cores[worker] = make_core()
+        self.inboxes[worker].clear()
+        self.outboxes[worker].clear()
+
+    def close(self) -> None:
+        self.cores.clear()
+
+    abort = close
