@@ -204,7 +204,7 @@ class _Report:
         for difference in comparison.differences:
             self._write(f"    differs: {difference}")
         self._details(sequential)
-        if not parallel.ok:
+        if not parallel.ok and not comparison.identical:  # identical results fail identically
             self._write("    parallel run:")
             self._details(parallel)
 

@@ -27,6 +27,7 @@ from parevm.crypto import keccak256
 from parevm.evm.analysis import analyze
 from parevm.evm.forks import Fork, mainnet_fork
 from parevm.evm.frame import BlockEnv
+from parevm.evm.precompiles.kzg import trusted_setup as kzg_trusted_setup
 from parevm.evm.transaction import TxResult, blob_base_fee
 from parevm.io.block_folder import BlockHeader, BlockInput, BlockInputError, PreAccount, read_block_folder
 from parevm.rlp import encode
@@ -78,9 +79,8 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     timings.read = perf_counter() - started
 
     started = perf_counter()
-    for code in state.codes.values():  # decode once, before the clock for execution starts
-        analyze(code, fork)
-    timings.analyze = perf_counter() - started
+    prepare_execution(state, fork)
+    timings.prepare = perf_counter() - started
 
     started = perf_counter()
     try:
@@ -219,6 +219,17 @@ def recover_senders(block: BlockInput, fork: Fork) -> list[bytes]:
 def _tx_where(block: BlockInput, index: int) -> str:
     tx_hash = keccak256(encode_transaction(block.transactions[index]))
     return f"block {block.header.number}: transaction {index} (0x{tx_hash.hex()})"
+
+
+def prepare_execution(state: BlockState, fork: Fork) -> None:
+    """One-time work that would otherwise land inside the first transaction that needs it: decode
+    the pre-state's code for the interpreter, and load the KZG trusted setup (~1.5 s) where the
+    point-evaluation precompile exists. Both are cached, and worker processes forked afterwards
+    share them."""
+    for code in state.codes.values():
+        analyze(code, fork)
+    if fork.eip4844:
+        kzg_trusted_setup()
 
 
 def _run_transactions(env: BlockEnv, block: BlockInput, senders: list[bytes], state: BlockState,

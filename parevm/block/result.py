@@ -68,15 +68,15 @@ class AccountChange:
 @dataclass(slots=True)
 class Timings:
     """Seconds spent per phase: `read` covers reading the block folder and loading the pre-state,
-    `recover` the sender recovery, `analyze` decoding the pre-state's code for the interpreter
-    (cached per code and fork, so a contract seen before costs nothing; worker processes forked
-    afterwards inherit it), `execute` the transactions alone, `system` the system calls,
-    rewards, withdrawals and requests, `trie` the receipts, transactions, withdrawals and state
-    roots (and the receipts with their blooms), `diff` the state diff."""
+    `recover` the sender recovery, `prepare` decoding the pre-state's code for the interpreter and
+    loading the KZG setup (both cached: a contract seen before costs nothing, the setup loads once
+    per process), `execute` the transactions alone, `system` the system calls, rewards,
+    withdrawals and requests, `trie` building the receipts (with their blooms) and the receipts,
+    transactions, withdrawals and state roots, `diff` the state diff."""
 
     read: float = 0.0
     recover: float = 0.0
-    analyze: float = 0.0
+    prepare: float = 0.0
     execute: float = 0.0
     system: float = 0.0
     trie: float = 0.0
@@ -84,7 +84,7 @@ class Timings:
 
     @property
     def total(self) -> float:
-        return self.read + self.recover + self.analyze + self.execute + self.system + self.trie + self.diff
+        return self.read + self.recover + self.prepare + self.execute + self.system + self.trie + self.diff
 
 
 @dataclass(slots=True)
