@@ -77,7 +77,7 @@ def execute_vector(test: StateTest, entry: PostEntry) -> VectorOutcome:
     excess = env.excess_blob_gas or 0
     block = BlockEnv(fork=fork, chain_id=test.config.chain_id, coinbase=env.coinbase, number=env.number,
                      timestamp=env.timestamp, gas_limit=env.gas_limit, difficulty=env.difficulty,
-                     prev_randao=env.prev_randao or bytes(32), base_fee=env.base_fee or 0,
+                     prev_randao=env.prev_randao or bytes(32), base_fee=(env.base_fee or 0) if fork.eip1559 else 0,
                      excess_blob_gas=excess, blob_base_fee=blob_base_fee(fork, excess),
                      block_hash=_test_block_hash)
     backing = BlockState.from_accounts(

@@ -47,6 +47,10 @@ def _call(f, s, pc, kind: int) -> int:
     fork = ctx.fork
     state = f.state
 
+    # The rest of this block's static gas was charged on entry; a call may pay for it with gas its
+    # child hands back (the value stipend is free), so give it back while pricing the call.
+    rest_of_block = f.after[pc]
+    f.gas += rest_of_block
     expand_memory_two(f, in_offset, in_size, out_offset, out_size)
     extra = 0
     if fork.eip2929:
@@ -61,14 +65,15 @@ def _call(f, s, pc, kind: int) -> int:
     if kind == _CALL and value and f.is_static:
         raise StaticViolation("CALL with value in static context")
 
-    available = f.gas + f.after[pc]  # the rest of the block's static gas is still ours
+    available = f.gas
     if fork.eip150:
         child_gas = min(requested, available - available // 64)
     else:
         if requested > available:
             raise OUT_OF_GAS
         child_gas = requested
-    f.gas -= child_gas  # may go below zero until the child returns its unused gas (see resume_parent)
+    # may go below zero until the child returns its unused gas (checked in the interpreter's resume)
+    f.gas -= child_gas + rest_of_block
     f.return_data = b""
     if value:
         child_gas += CALL_STIPEND
@@ -81,6 +86,8 @@ def _call(f, s, pc, kind: int) -> int:
         caller, address, transfers = f.address, target, True
     if (transfers and value and state.get_balance(f.address) < value) or f.depth + 1 > CALL_DEPTH_LIMIT:
         f.gas += child_gas
+        if f.gas < 0:
+            raise OUT_OF_GAS
         s.append(0)
         return pc + 1
 
