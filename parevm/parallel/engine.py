@@ -25,6 +25,13 @@ Shape (design choices and why):
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
   each seeing the previous one's writes without a round trip; otherwise to the least loaded
   worker. Each worker holds at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
+* **Speculation is bounded by a window** of chunks past the lowest one not yet executed, sized
+  like TCP's congestion window: it grows by one per advance of that frontier until the first
+  abort (slow start), then by one per window's worth of advances, and halves on every abort. On an
+  independent block it opens wide and all workers run. On a dependent one it shrinks to a few
+  chunks, and while it is at most `LANE_WINDOW` every chunk in flight goes to one worker (the
+  lane), so the chain runs back to back on one replica instead of the other workers executing
+  chunks that are bound to fail (on two cores that waste would take CPU from the useful chain).
 * **Commit in block order.** Once the scheduler is done, every chunk's reads have been validated
   against the final versions, so applying the chunks' write sets in order to `state` gives the
   sequential state. Block-level rules the workers could not check (cumulative gas and blob gas
@@ -47,13 +54,15 @@ from parevm.evm.transaction import GAS_PER_BLOB, InvalidTransaction, TxResult, e
 from parevm.parallel.chunks import ChunkPlanner
 from parevm.parallel.executor import BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, TxFailed, WorkerCore
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory
-from parevm.parallel.scheduler import Scheduler
+from parevm.parallel.scheduler import EXECUTED, Scheduler
 from parevm.parallel.workers import ProcessTransport, Transport
 from parevm.state.block_state import BlockState
 from parevm.state.tx_state import TxState
 from parevm.tx import Transaction
 
 QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
+MIN_WINDOW = 2.0
+LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -130,6 +139,10 @@ class BlockSTM:
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
         self.ready: list[tuple[int, int]] = []  # execution tasks to send (heap)
         self.outbox: list[list] = [[] for _ in range(workers)]
+        self.executed_prefix = 0  # the lowest chunk not EXECUTED
+        self.window = 4.0 * workers  # chunks from there that may be handed out
+        self.max_window = 64.0 * workers
+        self.slow_start_limit = self.max_window
         self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers)
 
     # ------------------------------------------------------------------ the block
@@ -141,6 +154,8 @@ class BlockSTM:
             try:
                 self._pump()
                 while not self.scheduler.done():
+                    if not self.holder:
+                        raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")
                     wait_started = perf_counter()
                     news = self.transport.receive()
                     waiting += perf_counter() - wait_started
@@ -163,6 +178,13 @@ class BlockSTM:
         stats.coordinator_busy = stats.wall_time - waiting
         return results, stats
 
+    def _state(self) -> str:
+        s = self.scheduler
+        around = range(self.executed_prefix, min(s.size, self.executed_prefix + 4))
+        return (f"execution_idx {s.execution_idx}, validation_idx {s.validation_idx}, size {s.size}, "
+                f"active {s.num_active_tasks}, prefix {self.executed_prefix}, window {self.window:.1f}, "
+                f"ready {self.ready[:4]}, status {[(i, s.status[i], s.incarnation[i]) for i in around]}")
+
     def _make_core(self) -> WorkerCore:
         return WorkerCore(self.env, self.txs, self.senders, self.mv.clone(), self.record_access)
 
@@ -180,35 +202,65 @@ class BlockSTM:
 
     # ------------------------------------------------------------------ handing out work
     def _pump(self) -> None:
-        """Run every validation due (inline: they are cheap) and send executions while workers have room."""
-        scheduler = self.scheduler
+        """Run every validation due (inline: they are cheap), then hand out executions inside the
+        window while workers have room."""
+        scheduler, ready = self.scheduler, self.ready
         while True:
             if scheduler.validation_idx < scheduler.execution_idx:
                 task = scheduler.next_version_to_validate()
                 if task is not None:
                     self._validate(*task)
                 continue
-            if not any(len(tasks) < QUEUE_DEPTH for tasks in self.inflight):
-                break
-            if self.ready:
-                self._dispatch(*heappop(self.ready))
-                continue
-            task = scheduler.next_version_to_execute()
-            if task is not None:
-                self._dispatch(*task)
-            elif scheduler.execution_idx >= scheduler.size:
-                break
+            limit = self._window_end()
+            position = scheduler.execution_idx
+            if position < limit:
+                task = scheduler.next_version_to_execute()
+                if task is not None:
+                    heappush(ready, task)
+                    continue
+                if scheduler.execution_idx != position:
+                    continue  # passed a task that was not ready (it may need validating now)
+            if ready and ready[0][0] < limit:
+                worker = self._choose_worker(ready[0][0])
+                if worker is not None:
+                    self._dispatch(worker, *heappop(ready))
+                    continue
+            break
         for worker, ops in enumerate(self.outbox):
             if ops:
                 self.transport.send(worker, ops)
                 self.outbox[worker] = []
 
-    def _dispatch(self, chunk: int, incarnation: int) -> None:
+    def _window_end(self) -> int:
+        status = self.scheduler.status
+        prefix = self.executed_prefix
+        while prefix < len(status) and status[prefix] == EXECUTED:
+            prefix += 1
+            growth = 1.0 if self.window < self.slow_start_limit else 1.0 / self.window
+            self.window = min(self.window + growth, self.max_window)
+        self.executed_prefix = prefix
+        return prefix + int(self.window)
+
+    def _shrink_window(self) -> None:
+        self.window = self.slow_start_limit = max(MIN_WINDOW, self.window / 2)
+
+    def _choose_worker(self, chunk: int) -> int | None:
+        """Where the chunk should run: with its predecessor if that worker has room (the only
+        choice while the window is small), else the least loaded worker; None if all are full."""
         inflight = self.inflight
-        worker = self.holder.get(chunk - 1)
-        if worker is None or len(inflight[worker]) >= QUEUE_DEPTH:
-            worker = min(range(self.workers), key=lambda w: len(inflight[w]))
-        inflight[worker].add(chunk)
+        lane = self.holder.get(chunk - 1)
+        if self.window <= LANE_WINDOW:
+            if lane is None and self.holder:
+                lane = self.holder[max(self.holder)]
+            if lane is not None:
+                return lane if len(inflight[lane]) < LANE_WINDOW else None
+        elif lane is not None and len(inflight[lane]) < QUEUE_DEPTH:
+            return lane
+        worker = min(range(self.workers), key=lambda w: len(inflight[w]))
+        return worker if len(inflight[worker]) < QUEUE_DEPTH else None
+
+    def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
+        self.inflight[worker].add(chunk)
         self.holder[chunk] = worker
         self.incarnations[chunk] = incarnation + 1
         self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks[chunk]))
@@ -254,6 +306,8 @@ class BlockSTM:
         aborted = not valid and self.scheduler.try_validation_abort(chunk, incarnation)
         if aborted:
             self.aborts[chunk] += 1
+            self.executed_prefix = min(self.executed_prefix, chunk)
+            self._shrink_window()
             self.mv.mark_estimate(chunk)
             for ops in self.outbox:
                 ops.append((ESTIMATE, chunk, incarnation))

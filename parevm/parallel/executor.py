@@ -13,6 +13,8 @@ Operations a worker receives, in order, as lists (`accept`):
   (STOP,)
 and what it answers per EXECUTE (`run_next`):
   (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access)
+     (tx_seconds: each transaction's CPU time, so that a machine shared with other work does not
+     make transactions look slower than they are)
   (BLOCKED, chunk, incarnation, blocking_chunk, seconds)   it read an ESTIMATE
 `wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import pickle
 from heapq import heappop, heappush
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import NamedTuple, Sequence
 
 from parevm.evm.frame import BlockEnv
@@ -258,6 +260,7 @@ class WorkerCore:
         """Execute the lowest queued chunk and record its writes in the replica; its outcome."""
         chunk, incarnation, first, last = heappop(self.tasks)
         started = perf_counter()
+        cpu_started = thread_time()
         reader = (RecordingChunkReader if self.record_access else ChunkReader)(self.mv, chunk)
         writes = reader.writes
         env, txs, senders = self.env, self.txs, self.senders
@@ -282,6 +285,10 @@ class WorkerCore:
             if access is not None:
                 access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
                 reader.tx_reads.clear()
+        wall = perf_counter() - started
+        cpu_share = (thread_time() - cpu_started) / wall if wall > 0 else 1.0
+        if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
+            seconds = [spent * cpu_share for spent in seconds]
         wire = ChunkWrites.to_wire(writes)
         blob = pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
         self.mv.record(chunk, ChunkWrites(wire))

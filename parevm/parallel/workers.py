@@ -23,13 +23,14 @@ import os
 import pickle
 import queue
 import random
+import selectors
 import signal
 import sys
 import threading
 import traceback
 from collections import deque
 from multiprocessing import Pipe
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Callable, Protocol
 
 from parevm.parallel.executor import STOP, WorkerCore
@@ -83,6 +84,7 @@ class ProcessTransport:
         self.pids: list[int] = []
         self.conns: list[Connection] = []
         self.received: list[int] = []
+        self.selector = selectors.DefaultSelector()
 
     def start(self, make_core: CoreFactory, count: int) -> None:
         for _ in range(count):
@@ -104,6 +106,7 @@ class ProcessTransport:
         theirs.close()
         self.pids[worker] = pid
         self.conns[worker] = ours
+        self.selector.register(ours, selectors.EVENT_READ, worker)
 
     def _child(self, conn: Connection, make_core: CoreFactory) -> None:
         code = 0
@@ -130,10 +133,9 @@ class ProcessTransport:
             pass  # it died: receive() reports it
 
     def receive(self) -> list[tuple[int, list | None]]:
-        index = {conn: worker for worker, conn in enumerate(self.conns)}
         news = []
-        for conn in wait(self.conns):
-            worker = index[conn]
+        for key, _ in self.selector.select():
+            worker, conn = key.data, key.fileobj
             try:
                 news.append((worker, pickle.loads(conn.recv_bytes())))
             except (EOFError, OSError):
@@ -146,6 +148,7 @@ class ProcessTransport:
         return news
 
     def restart(self, worker: int, make_core: CoreFactory) -> None:
+        self.selector.unregister(self.conns[worker])
         self.conns[worker].close()
         os.waitpid(self.pids[worker], 0)
         self._fork(worker, make_core)
@@ -156,12 +159,10 @@ class ProcessTransport:
                 conn.send_bytes(_STOP_BATCH)
             except OSError:
                 pass
-        for conn, pid in zip(self.conns, self.pids):
             conn.close()
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+        self.selector.close()
+        # Reap in the background: a big child takes milliseconds to tear down its memory.
+        threading.Thread(target=_reap, args=(self.pids,), daemon=True).start()
 
     def abort(self) -> None:
         """Stop the workers without waiting for them to finish their tasks (on an error)."""
@@ -171,6 +172,14 @@ class ProcessTransport:
             except ProcessLookupError:
                 pass
         self.close()
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def _read_pipe(conn: Connection, inbox: queue.SimpleQueue) -> None:

@@ -1,0 +1,148 @@
+"""Speedup of the parallel engine over sequential execution, measured in one run.
+
+    python bench/bench_parallel.py                      # all workloads, 2 workers
+    python bench/bench_parallel.py --workers 2 3 --repeat 5 --only erc20 value
+    python bench/bench_parallel.py --cold               # mainnet blocks in fresh processes
+
+Workloads: 10,000 independent ERC-20 transfers (the solc-compiled token of the synthetic fixture
+`cancun-erc20-200`), 10,000 independent value transfers, a fully dependent block (every transaction
+increments one slot), and every mainnet fixture block with at least 50 transactions.
+
+Each timing is the best of `--repeat` runs on a fresh copy of the pre-state, after one untimed run
+of each engine: the interpreter caches each contract's decoded code, so a first run pays for
+decoding that later ones do not; both engines are measured warm. `--cold` instead times each
+mainnet run in a new interpreter (decoding included, as `parevm run` on one block would), which is
+slower and noisier. The results of every parallel run are checked against the sequential ones.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from parevm.block.executor import block_env  # noqa: E402
+from parevm.block.sequential import execute_transactions  # noqa: E402
+from parevm.config import fixtures_dir  # noqa: E402
+from parevm.evm.forks import mainnet_fork  # noqa: E402
+from parevm.io.block_folder import read_block_folder  # noqa: E402
+from parevm.parallel.engine import execute_transactions_parallel  # noqa: E402
+from parevm.parallel.synthetic import SyntheticBlock, erc20_transfers, hot_slot_block, value_transfers  # noqa: E402
+from parevm.state.block_state import BlockState  # noqa: E402
+from parevm.tx import recover_sender  # noqa: E402
+
+MIN_MAINNET_TXS = 50
+
+
+def token_code() -> bytes:
+    prestate = orjson.loads((fixtures_dir() / "synthetic" / "cancun-erc20-200" / "prestate.json").read_bytes())
+    return bytes.fromhex(prestate["0x" + "e2" * 20]["code"][2:])
+
+
+def mainnet_blocks() -> list[Path]:
+    root = fixtures_dir() / "mainnet"
+    folders = sorted((p for p in root.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [p for p in folders if len(orjson.loads((p / "block.json").read_bytes())["transactions"]) >= MIN_MAINNET_TXS]
+
+
+def load_mainnet(folder: Path) -> SyntheticBlock:
+    block = read_block_folder(folder)
+    fork = mainnet_fork(block.header.number, block.header.timestamp)
+    senders = [recover_sender(tx, allow_high_s=not fork.homestead) for tx in block.transactions]
+    accounts = [(a, p.nonce, p.balance, p.code, p.storage) for a, p in block.prestate.items()]
+    return SyntheticBlock(block_env(block.header, fork, block.block_hashes), block.transactions, senders,
+                          accounts, f"mainnet {folder.name}")
+
+
+def snapshot(state: BlockState) -> tuple:
+    return state.accounts, state.storage, {a: c.bytes for a, c in state.codes.items()}
+
+
+def time_sequential(block: SyntheticBlock) -> tuple[float, list, tuple]:
+    state = block.state()
+    started = time.perf_counter()
+    results = execute_transactions(block.env, block.txs, block.senders, state)
+    return time.perf_counter() - started, results, snapshot(state)
+
+
+def time_parallel(block: SyntheticBlock, workers: int) -> tuple[float, list, tuple, object]:
+    state = block.state()
+    started = time.perf_counter()
+    results, stats = execute_transactions_parallel(block.env, block.txs, block.senders, state, workers)
+    return time.perf_counter() - started, results, snapshot(state), stats
+
+
+def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> None:
+    _, expected_results, expected_state = time_sequential(block)  # warm-up (decoded code caches)
+    sequential = min(time_sequential(block)[0] for _ in range(repeat))
+    line = f"{block.name:26} {len(block.txs):6} txs  sequential {sequential * 1e3:8.1f} ms"
+    for workers in workers_list:
+        time_parallel(block, workers)
+        best = None
+        for _ in range(repeat):
+            elapsed, results, state, stats = time_parallel(block, workers)
+            if results != expected_results or state != expected_state:
+                raise SystemExit(f"{block.name}: parallel result differs from sequential")
+            if best is None or elapsed < best[0]:
+                best = (elapsed, stats)
+        elapsed, stats = best
+        line += (f" | {workers}w {elapsed * 1e3:8.1f} ms x{sequential / elapsed:5.2f}"
+                 f" (chunks {len(stats.chunks)}, re-exec {stats.re_executions}, blocked {stats.blocked})")
+    print(line, flush=True)
+
+
+def cold_run(folder: str, workers: int) -> float:
+    """One timed run in a fresh interpreter (workers 0: sequential)."""
+    code = ("import sys, time; sys.path.insert(0, %r); from bench.bench_parallel import *; "
+            "b = load_mainnet(Path(%r)); w = %d; "
+            "print(time_parallel(b, w)[0] if w else time_sequential(b)[0])") % (
+        str(Path(__file__).resolve().parent.parent), folder, workers)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--count", type=int, default=10_000, help="transactions in the synthetic blocks")
+    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "hot", "mainnet"],
+                        default=["erc20", "value", "hot", "mainnet"])
+    parser.add_argument("--cold", action="store_true", help="mainnet blocks: each run in a fresh interpreter")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; best of {args.repeat}", flush=True)
+    if "erc20" in args.only:
+        measure(erc20_transfers(args.count, token_code()), args.workers, args.repeat)
+    if "value" in args.only:
+        measure(value_transfers(args.count), args.workers, args.repeat)
+    if "hot" in args.only:
+        measure(hot_slot_block(args.count), args.workers, args.repeat)
+    if "mainnet" in args.only:
+        total_sequential = {w: 0.0 for w in args.workers}
+        total_parallel = {w: 0.0 for w in args.workers}
+        for folder in mainnet_blocks():
+            if args.cold:
+                sequential = min(cold_run(str(folder), 0) for _ in range(args.repeat))
+                line = f"mainnet {folder.name:18} cold sequential {sequential * 1e3:8.1f} ms"
+                for workers in args.workers:
+                    parallel = min(cold_run(str(folder), workers) for _ in range(args.repeat))
+                    total_sequential[workers] += sequential
+                    total_parallel[workers] += parallel
+                    line += f" | {workers}w {parallel * 1e3:8.1f} ms x{sequential / parallel:5.2f}"
+                print(line, flush=True)
+            else:
+                block = load_mainnet(folder)
+                measure(block, args.workers, args.repeat)
+        if args.cold:
+            for workers in args.workers:
+                print(f"mainnet total, {workers} workers: x{total_sequential[workers] / total_parallel[workers]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

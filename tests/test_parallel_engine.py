@@ -1,0 +1,222 @@
+"""The parallel engine equals sequential execution: same results, same final state, same errors.
+
+Fast slice: every mainnet fixture block on 2 worker processes and on simulated workers; 3 and 4
+workers on a few blocks. `PAREVM_LONG=1`: every block on 2, 3 and 4 workers, three runs each, and
+the simulated transport with several seeds and chunk sizes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from parevm.block.executor import block_env, recover_senders
+from parevm.block.sequential import InvalidBlock, execute_transactions
+from parevm.config import fixtures_dir
+from parevm.evm.forks import mainnet_fork
+from parevm.io.block_folder import read_block_folder
+from parevm.parallel import executor as executor_module
+from parevm.parallel.engine import execute_transactions_parallel
+from parevm.parallel.synthetic import (COINBASE, PROBE, Action, SyntheticBlock, conflict_block, hot_slot_block,
+                                       value_transfers)
+from parevm.parallel.workers import ProcessTransport, SimulatedTransport, ThreadTransport
+from parevm.state.block_state import BlockState
+
+LONG = os.environ.get("PAREVM_LONG") == "1"
+MAINNET = fixtures_dir() / "mainnet"
+BLOCKS = sorted((p.name for p in MAINNET.iterdir() if p.name.isdigit()), key=int) if MAINNET.is_dir() else []
+FEW_BLOCKS = ["116525", "2675000", "4864590", "8889776", "12244000", "19932148"]
+
+
+def snapshot(state: BlockState) -> tuple:
+    return state.accounts, state.storage, {a: c.bytes for a, c in state.codes.items()}
+
+
+def sequential_outcome(block: SyntheticBlock) -> tuple:
+    state = block.state()
+    try:
+        results = execute_transactions(block.env, block.txs, block.senders, state)
+    except InvalidBlock as exc:
+        results = f"InvalidBlock: {exc}"
+    return results, snapshot(state)
+
+
+def parallel_outcome(block: SyntheticBlock, workers: int, **options) -> tuple:
+    state = block.state()
+    stats = None
+    try:
+        results, stats = execute_transactions_parallel(block.env, block.txs, block.senders, state, workers,
+                                                       **options)
+    except InvalidBlock as exc:
+        results = f"InvalidBlock: {exc}"
+    return results, snapshot(state), stats
+
+
+def assert_same(block: SyntheticBlock, expected: tuple, workers: int, **options):
+    results, state, stats = parallel_outcome(block, workers, **options)
+    assert results == expected[0], f"{block.name}, {workers} workers: results differ"
+    assert state == expected[1], f"{block.name}, {workers} workers: final state differs"
+    return stats
+
+
+_loaded: dict[str, tuple[SyntheticBlock, tuple]] = {}
+
+
+def mainnet_block(name: str, fixture_path) -> tuple[SyntheticBlock, tuple]:
+    """The block and its sequential outcome (cached: several tests compare against it)."""
+    if name not in _loaded:
+        block = read_block_folder(fixture_path("mainnet", name))
+        fork = mainnet_fork(block.header.number, block.header.timestamp)
+        synthetic = SyntheticBlock(block_env(block.header, fork, block.block_hashes), block.transactions,
+                                   recover_senders(block, fork),
+                                   [(a, p.nonce, p.balance, p.code, p.storage) for a, p in block.prestate.items()],
+                                   f"mainnet {name}")
+        _loaded[name] = synthetic, sequential_outcome(synthetic)
+    return _loaded[name]
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_mainnet_block_on_worker_processes(name, fixture_path):
+    block, expected = mainnet_block(name, fixture_path)
+    for workers in (2, 3, 4) if LONG else (2,):
+        for _ in range(3 if LONG else 1):
+            stats = assert_same(block, expected, workers)
+            if stats is not None:
+                assert stats.executions >= len(stats.chunks) and stats.worker_restarts == 0
+
+
+@pytest.mark.parametrize("name", FEW_BLOCKS)
+@pytest.mark.parametrize("workers", [3, 4])
+def test_mainnet_block_on_more_workers(name, workers, fixture_path):
+    block, expected = mainnet_block(name, fixture_path)
+    assert_same(block, expected, workers)
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_mainnet_block_on_simulated_workers(name, fixture_path):
+    """Adversarial interleavings (late messages, stale replicas, reordered outcomes), replayable by seed."""
+    block, expected = mainnet_block(name, fixture_path)
+    for seed in range(6 if LONG else 1):
+        for chunk_txs in (None, 1) if LONG else (1,):
+            assert_same(block, expected, 2 + seed % 3, transport=SimulatedTransport(seed), chunk_txs=chunk_txs)
+
+
+def test_mainnet_block_on_threads(fixture_path):
+    block, expected = mainnet_block("4864590", fixture_path)
+    assert_same(block, expected, 2, transport=ThreadTransport())
+
+
+def test_killed_worker_is_replaced_and_its_tasks_run_again():
+    block = value_transfers(2000)
+    expected = sequential_outcome(block)
+    transport = ProcessTransport(kill_after={0: 3})
+    stats = assert_same(block, expected, 2, transport=transport, chunk_txs=10)
+    assert stats.worker_restarts == 1 and stats.lost_tasks >= 1
+    # independent transactions: the only re-executions are the lost tasks' new incarnations
+    assert stats.re_executions == stats.lost_tasks and stats.executions == len(stats.chunks)
+
+
+def test_killed_worker_on_a_mainnet_block(fixture_path):
+    block, expected = mainnet_block("14029313", fixture_path)
+    stats = assert_same(block, expected, 3, transport=ProcessTransport(kill_after={1: 2, 2: 5}))
+    assert stats.worker_restarts == 2 and stats.lost_tasks >= 2
+
+
+def test_simulated_worker_deaths():
+    block = conflict_block([Action(kind, i % 5, i) for i, kind in enumerate(
+        ["inc", "transfer", "coinbase", "create2", "child", "destroy", "create2", "child"] * 6)], "Shanghai")
+    expected = sequential_outcome(block)
+    deaths = 0
+    for seed in range(10):
+        stats = assert_same(block, expected, 3, transport=SimulatedTransport(seed, kill_rate=0.2), chunk_txs=2)
+        deaths += stats.worker_restarts
+    assert deaths > 0
+
+
+def test_stale_invalid_transactions_are_reexecuted_not_reported():
+    """A nonce chain split over chunks: later transactions first run on a stale nonce and fail."""
+    block = conflict_block([Action("inc", 0, 0)] * 12, "Cancun")
+    expected = sequential_outcome(block)
+    reexecuted = 0
+    for seed in range(5):
+        stats = assert_same(block, expected, 3, transport=SimulatedTransport(seed), chunk_txs=1)
+        reexecuted += stats.re_executions + stats.blocked
+    assert reexecuted > 0
+
+
+@pytest.mark.parametrize("gas_limit", [200_000, 1_000_000])
+def test_block_gas_limit_exceeded_raises_the_sequential_error(gas_limit):
+    block = conflict_block([Action(kind, i % 4, i) for i, kind in enumerate(["inc", "oog", "transfer", "coinbase"] * 5)],
+                           "London", gas_limit=gas_limit)
+    expected = sequential_outcome(block)
+    assert isinstance(expected[0], str) and "GAS_ALLOWANCE_EXCEEDED" in expected[0]
+    stats = assert_same(block, expected, 2, transport=SimulatedTransport(1), chunk_txs=3)
+    assert stats is None  # it raised
+    assert_same(block, expected, 2)
+
+
+def test_invalid_transaction_raises_the_sequential_error():
+    actions = [Action("inc", 0, 0), Action("transfer", 1, 2), Action("bad_nonce", 0, 0), Action("inc", 2, 0)]
+    block = conflict_block(actions, "Cancun")
+    expected = sequential_outcome(block)
+    assert expected[0] == "InvalidBlock: transaction 2: NONCE_MISMATCH_TOO_HIGH: nonce 2, account nonce 1"
+    assert_same(block, expected, 2)
+    assert_same(block, expected, 3, transport=SimulatedTransport(7), chunk_txs=1)
+
+
+def test_unexpected_exception_that_survives_validation_is_raised(monkeypatch):
+    real = executor_module.execute_transaction
+
+    def flaky(tx, sender, state, env, *gas):
+        if tx.value == 1002:
+            raise ZeroDivisionError("boom")
+        return real(tx, sender, state, env, *gas)
+
+    block = conflict_block([Action("inc", 0, 0), Action("transfer", 1, 2), Action("inc", 2, 0)], "Cancun")
+    monkeypatch.setattr(executor_module, "execute_transaction", flaky)
+    monkeypatch.setattr("parevm.parallel.engine.execute_transaction", flaky)
+    with pytest.raises(ZeroDivisionError, match="boom"):
+        execute_transactions_parallel(block.env, block.txs, block.senders, block.state(), 2,
+                                      transport=SimulatedTransport(0))
+
+
+def test_one_worker_and_empty_block():
+    block = hot_slot_block(50)
+    assert_same(block, sequential_outcome(block), 1)
+    empty = value_transfers(0)
+    results, stats = execute_transactions_parallel(empty.env, [], [], empty.state(), 2)
+    assert results == [] and stats.executions == 0 and stats.chunks == []
+
+
+def test_statistics_describe_every_transaction():
+    block = hot_slot_block(40)
+    stats = assert_same(block, sequential_outcome(block), 2, transport=SimulatedTransport(3), chunk_txs=3,
+                        record_access=True)
+    n = len(block.txs)
+    assert [first for first, _ in stats.chunks] == list(range(0, n, 3))
+    assert stats.chunks[-1][1] == n
+    for per_tx in (stats.aborts, stats.dependency_waits, stats.incarnations, stats.tx_seconds, stats.reads,
+                   stats.writes):
+        assert len(per_tx) == n
+    assert all(incarnations >= 1 for incarnations in stats.incarnations)
+    assert sum(stats.aborts) + stats.blocked > 0  # every chunk depends on the one before
+    assert stats.validations >= len(stats.chunks)
+    for reads, writes in zip(stats.reads, stats.writes):
+        assert ("slot", PROBE, 0) in reads and ("slot", PROBE, 0) in writes
+        assert ("delta", COINBASE) in writes  # the fee, without reading the coinbase balance
+
+
+def test_process_statistics_report_time_per_worker():
+    block = value_transfers(3000)
+    stats = assert_same(block, sequential_outcome(block), 2)
+    assert len(stats.worker_busy) == 2 and all(busy > 0 for busy in stats.worker_busy)
+    assert stats.wall_time > 0 and 0 <= stats.coordinator_busy <= stats.wall_time
+
+
+def test_fixture_blocks_exist_in_ci():
+    if os.environ.get("CI", "").lower() == "true":
+        assert BLOCKS, f"no mainnet blocks under {MAINNET}"
+    else:
+        assert isinstance(BLOCKS, list)
+        assert Path(__file__).name == "test_parallel_engine.py"
