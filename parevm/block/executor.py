@@ -27,7 +27,6 @@ from parevm.crypto import keccak256
 from parevm.evm.analysis import analyze
 from parevm.evm.forks import Fork, mainnet_fork
 from parevm.evm.frame import BlockEnv
-from parevm.evm.precompiles.kzg import trusted_setup as kzg_trusted_setup
 from parevm.evm.transaction import TxResult, blob_base_fee
 from parevm.io.block_folder import BlockHeader, BlockInput, BlockInputError, PreAccount, read_block_folder
 from parevm.rlp import encode
@@ -222,14 +221,12 @@ def _tx_where(block: BlockInput, index: int) -> str:
 
 
 def prepare_execution(state: BlockState, fork: Fork) -> None:
-    """One-time work that would otherwise land inside the first transaction that needs it: decode
-    the pre-state's code for the interpreter, and load the KZG trusted setup (~1.5 s) where the
-    point-evaluation precompile exists. Both are cached, and worker processes forked afterwards
-    share them."""
+    """One-time work that would otherwise land inside the first transaction that needs it: find the
+    jump destinations of the pre-state's code (basic blocks are decoded lazily, on first entry).
+    It is cached on the code, and worker processes forked afterwards share it. The KZG trusted
+    setup (~1.5 s to load) is left to the first point evaluation: few blocks make one."""
     for code in state.codes.values():
         analyze(code, fork)
-    if fork.eip4844:
-        kzg_trusted_setup()
 
 
 def _run_transactions(env: BlockEnv, block: BlockInput, senders: list[bytes], state: BlockState,

@@ -1,4 +1,4 @@
-"""Code analysis, done once per (code, fork) and cached on the `Code` object.
+"""Code analysis, done once per (code, fork), lazily, and cached on the `Code` object.
 
 The result is the code *decoded* into a list of handlers indexed by pc, so the dispatch loop is
 just ``pc = ops[pc](frame, stack, pc)``:
@@ -81,94 +81,107 @@ def fork_table(fork: Fork) -> ForkTable:
 
 
 class Analysis:
-    __slots__ = ("ops", "jumpdests", "after", "entry_cost", "entry_limit")
+    """The decoded form of one code under one fork, filled in lazily one basic block at a time.
 
-    def __init__(self, ops, jumpdests, after, entry_cost, entry_limit) -> None:
-        self.ops = ops
-        self.jumpdests = jumpdests
-        self.after = after
-        self.entry_cost = entry_cost
-        self.entry_limit = entry_limit
+    Only the jump destinations are found up front (one pass over the code). Every other entry of
+    `ops` starts as `_decode`, which decodes the basic block beginning there on first entry, so a
+    24 KB contract of which a call runs a few hundred instructions costs a few hundred decodes."""
+
+    __slots__ = ("code", "table", "ops", "jumpdests", "after", "entry_cost", "entry_limit", "_blocks")
+
+    def __init__(self, code: bytes, table: ForkTable) -> None:
+        n = len(code)
+        self.code = code
+        self.table = table
+        self.jumpdests = _jump_destinations(code)
+        self.after = [0] * (n + 33)
+        # running off the end is STOP; a PUSH truncated by the end of code jumps up to 32 bytes past it
+        self.ops: list = [self._decode] * n + [INSTRUCTIONS["STOP"][1]] * 33
+        self._blocks: dict[int, tuple[int, int, list[int]]] = {}
+        if n and code[0] != JUMPDEST:
+            self.entry_cost, self.entry_limit, _ = self._block(0)
+        else:
+            self.entry_cost, self.entry_limit = 0, STACK_LIMIT
+
+    def _block(self, start: int) -> tuple[int, int, list[int]]:
+        """(static gas, stack limit at entry, instruction offsets) of the basic block at `start`."""
+        block = self._blocks.get(start)
+        if block is not None:
+            return block
+        code = self.code
+        n = len(code)
+        static_gas, growth, handlers = self.table.gas, self.table.growth, self.table.handlers
+        pcs = []
+        cost = height = max_height = 0
+        pc = start
+        while pc < n:
+            op = code[pc]
+            if pcs and op == JUMPDEST:
+                break
+            pcs.append(pc)
+            cost += static_gas[op]
+            height += growth[op]
+            if height > max_height:
+                max_height = height
+            if op in _BLOCK_ENDERS or handlers[op] is invalid:
+                break
+            pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
+        block = self._blocks[start] = (cost, STACK_LIMIT - max_height, pcs)
+        return block
+
+    def _decode(self, f, s, pc: int) -> int:
+        """First entry into the block at `pc`: decode it, then run its first instruction."""
+        code = self.code
+        n = len(code)
+        ops, after, handlers, static_gas = self.ops, self.after, self.table.handlers, self.table.gas
+        cost, limit, pcs = self._block(pc)
+        remaining = cost
+        for at in pcs:
+            op = code[at]
+            remaining -= static_gas[op]
+            after[at] = remaining
+            if 0x60 <= op <= 0x7F:
+                size = op - 0x5F
+                immediate = code[at + 1:at + 1 + size]
+                ops[at] = make_push(int.from_bytes(immediate, "big") << (8 * (size - len(immediate))),
+                                    at + 1 + size)
+            elif op == JUMPDEST:
+                ops[at] = make_block_entry(cost, limit)
+            elif op == JUMPI:
+                nxt = at + 1
+                if nxt < n and code[nxt] != JUMPDEST:
+                    next_cost, next_limit, _ = self._block(nxt)
+                else:
+                    next_cost, next_limit = 0, STACK_LIMIT
+                ops[at] = make_jumpi(next_cost, next_limit)
+            else:
+                ops[at] = handlers[op]
+        return ops[pc](f, s, pc)
+
+
+def _jump_destinations(code: bytes) -> frozenset[int]:
+    """Offsets of JUMPDEST bytes that are instructions, not PUSH data."""
+    dests = []
+    n = len(code)
+    pc = code.find(b"\x5b")
+    if pc < 0:
+        return frozenset()
+    pc = 0
+    while pc < n:
+        op = code[pc]
+        if op == JUMPDEST:
+            dests.append(pc)
+            pc += 1
+        elif 0x60 <= op <= 0x7F:
+            pc += op - 0x5E
+        else:
+            pc += 1
+    return frozenset(dests)
 
 
 def analyze(code: Code, fork: Fork) -> Analysis:
     """The decoded form of `code` under `fork` (cached on the code object)."""
     analysis = code.analyses.get(fork.name)
     if analysis is None:
-        analysis = code.analyses[fork.name] = _analyze(code.bytes, fork_table(fork))
+        analysis = code.analyses[fork.name] = Analysis(code.bytes, fork_table(fork))
     return analysis
-
-
-def _analyze(code: bytes, table: ForkTable) -> Analysis:
-    n = len(code)
-    handlers, static_gas, growth = table.handlers, table.gas, table.growth
-    push1 = 0x60
-    # 1. instruction starts, jump destinations and block boundaries
-    starts: list[int] = []
-    jumpdests: set[int] = set()
-    pc = 0
-    while pc < n:
-        op = code[pc]
-        starts.append(pc)
-        if op == JUMPDEST:
-            jumpdests.add(pc)
-        if push1 <= op <= 0x7F:
-            pc += op - push1 + 2
-        else:
-            pc += 1
-    # running off the end is STOP; a PUSH truncated by the end of code jumps up to 32 bytes past it
-    ops: list = [None] * n + [INSTRUCTIONS["STOP"][1]] * 33
-    after = [0] * (n + 1)
-
-    # 2. per block: static gas, stack room, and the per-site handlers
-    block_cost: dict[int, tuple[int, int]] = {}  # block start pc -> (cost, stack limit)
-    i = 0
-    count = len(starts)
-    while i < count:
-        block_start = starts[i]
-        j = i
-        cost = 0
-        height = max_height = 0
-        while True:
-            pc = starts[j]
-            op = code[pc]
-            if j > i and op == JUMPDEST:
-                break
-            cost += static_gas[op]
-            height += growth[op]
-            if height > max_height:
-                max_height = height
-            j += 1
-            if op in _BLOCK_ENDERS or handlers[op] is invalid or j == count:
-                break
-        block_cost[block_start] = (cost, STACK_LIMIT - max_height)
-        # `after` for each instruction of the block: static gas of those following it
-        remaining = cost
-        for k in range(i, j):
-            pc = starts[k]
-            remaining -= static_gas[code[pc]]
-            after[pc] = remaining
-        i = j
-
-    for idx, pc in enumerate(starts):
-        op = code[pc]
-        if push1 <= op <= 0x7F and handlers[op] is not invalid:
-            size = op - push1 + 1
-            immediate = code[pc + 1:pc + 1 + size]
-            value = int.from_bytes(immediate, "big") << (8 * (size - len(immediate)))
-            ops[pc] = make_push(value, pc + 1 + size)
-        elif op == JUMPDEST:
-            cost, limit = block_cost[pc]
-            ops[pc] = make_block_entry(cost, limit)
-        elif op == JUMPI and handlers[op] is not invalid:
-            nxt = starts[idx + 1] if idx + 1 < count else n
-            cost, limit = block_cost.get(nxt, (0, STACK_LIMIT)) if nxt < n and code[nxt] != JUMPDEST \
-                else (0, STACK_LIMIT)
-            ops[pc] = make_jumpi(cost, limit)
-        else:
-            ops[pc] = handlers[op]
-    if n and code[0] != JUMPDEST:
-        entry_cost, entry_limit = block_cost[0]
-    else:
-        entry_cost, entry_limit = 0, STACK_LIMIT
-    return Analysis(ops, frozenset(jumpdests), after, entry_cost, entry_limit)
