@@ -113,20 +113,21 @@ def _complete(f: Frame, status: int) -> None:
     fork = ctx.fork
     if status == SUCCESS and f.is_create:
         status = _deposit_code(f)
-    if status == SUCCESS:
-        if fork.touch_cleanup and state.exists(f.address) and state.is_empty(f.address):
-            state.touch(f.address)
-    else:
+    if status != SUCCESS:
         state.revert(f.snapshot)
         del ctx.logs[f.logs_mark:]
         ctx.refund = f.refund_mark
         if status == FAILED:
             f.gas = 0
             f.output = b""
-        if fork.touch_cleanup and f.address == RIPEMD160_ADDRESS and state.is_empty(RIPEMD160_ADDRESS) \
-                and state.exists(RIPEMD160_ADDRESS):
-            # Mainnet block 2,675,119 cleared the empty 0x03 despite the call failing; kept for history.
+    if fork.touch_cleanup and (status == SUCCESS or f.address == RIPEMD160_ADDRESS) \
+            and state.exists(f.address) and state.is_empty(f.address):
+        if f.address == RIPEMD160_ADDRESS:
+            # Mainnet block 2,675,119 cleared the empty 0x03 although the call touching it was
+            # reverted; clients keep that history: a touch of 0x03 survives every revert.
             state.touched.add(RIPEMD160_ADDRESS)
+        else:
+            state.touch(f.address)
     f.status = status
 
 
