@@ -21,6 +21,11 @@ Shape (design choices and why):
 * **Validation is mostly set arithmetic.** A read that saw the pre-state's value needs checking only
   if another chunk writes that location, which `MVMemory.validate` finds with set intersections;
   only reads of other chunks' values are compared one by one.
+* **Replicas get other workers' write sets only once they matter.** Until the first abort no
+  chunk has read another's writes, so they are held back (a replica keeps its own worker's writes,
+  which later chunks on it may read); the first abort sends everything held, ahead of its
+  ESTIMATE mark, and from then on write sets go out as they are recorded. Independent blocks thus
+  never pay for updating replicas with writes no one reads.
 * **Dispatch keeps chains on one worker.** A chunk goes to the worker that holds its predecessor
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
   each seeing the previous one's writes without a round trip; otherwise to the least loaded
@@ -42,10 +47,11 @@ Shape (design choices and why):
 """
 from __future__ import annotations
 
+import gc
 import pickle
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Sequence
 
 from parevm.block.sequential import InvalidBlock
@@ -88,12 +94,14 @@ class EngineStats:
     tx_seconds: list[float] = field(default_factory=list)  # per tx: time of its final execution
     reads: list[tuple] | None = None  # per tx (with record_access): locations read, see executor.write_locations
     writes: list[tuple] | None = None  # per tx (with record_access): locations written
-    worker_busy: list[float] = field(default_factory=list)  # per worker slot: seconds executing
+    worker_busy: list[float] = field(default_factory=list)  # per worker slot: seconds executing chunks
+    worker_cpu: list[float] = field(default_factory=list)  # per worker slot: CPU seconds (all it did)
     worker_restarts: int = 0
     lost_tasks: int = 0  # tasks that were with a dead worker, handed out again
     fallback_from: int | None = None  # first tx finished by the sequential executor (block-level failure)
     wall_time: float = 0.0
     coordinator_busy: float = 0.0  # coordinator time outside waiting for workers
+    coordinator_cpu: float = 0.0  # coordinator CPU seconds (forks, messages, validation, commit)
     commit_time: float = 0.0
 
 
@@ -139,15 +147,32 @@ class BlockSTM:
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
         self.ready: list[tuple[int, int]] = []  # execution tasks to send (heap)
         self.outbox: list[list] = [[] for _ in range(workers)]
+        # Write sets not yet sent to each worker, while no abort has shown that chunks read each
+        # other's writes (then replicas need only their own): None once they are sent as recorded.
+        self.held_writes: list[list] | None = [[] for _ in range(workers)]
         self.executed_prefix = 0  # the lowest chunk not EXECUTED
         self.window = 4.0 * workers  # chunks from there that may be handed out
         self.max_window = 64.0 * workers
         self.slow_start_limit = self.max_window
-        self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers)
+        self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers, worker_cpu=[0.0] * workers)
+        self.worker_cpu_base = [0.0] * workers  # CPU of the slot's dead processes
 
     # ------------------------------------------------------------------ the block
     def run(self) -> tuple[list[TxResult], EngineStats]:
+        """Execute and commit the block. The coordinator's cyclic garbage collector is paused
+        meanwhile: its structures are acyclic, and a collection would walk (and, after the fork,
+        copy page by page) the whole heap it shares with the workers."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> tuple[list[TxResult], EngineStats]:
         started = perf_counter()
+        cpu_started = process_time()
         waiting = 0.0
         if self.txs:
             self.transport.start(self._make_core, self.workers)
@@ -176,6 +201,7 @@ class BlockSTM:
         stats.commit_time = perf_counter() - commit_started
         stats.wall_time = perf_counter() - started
         stats.coordinator_busy = stats.wall_time - waiting
+        stats.coordinator_cpu = process_time() - cpu_started
         return results, stats
 
     def _state(self) -> str:
@@ -203,7 +229,9 @@ class BlockSTM:
     # ------------------------------------------------------------------ handing out work
     def _pump(self) -> None:
         """Run every validation due (inline: they are cheap), then hand out executions inside the
-        window while workers have room."""
+        window while workers have room. Tasks are taken from the scheduler only when a worker can
+        take them, so `execution_idx` stays close to what is in flight and a lowered
+        `validation_idx` re-walks only that."""
         scheduler, ready = self.scheduler, self.ready
         while True:
             if scheduler.validation_idx < scheduler.execution_idx:
@@ -212,20 +240,23 @@ class BlockSTM:
                     self._validate(*task)
                 continue
             limit = self._window_end()
+            if ready and ready[0][0] < scheduler.execution_idx:  # a re-execution or retry comes first
+                chunk = ready[0][0]
+                worker = self._choose_worker(chunk) if chunk < limit else None
+                if worker is None:
+                    break
+                self._dispatch(worker, *heappop(ready))
+                continue
             position = scheduler.execution_idx
-            if position < limit:
-                task = scheduler.next_version_to_execute()
-                if task is not None:
-                    heappush(ready, task)
-                    continue
-                if scheduler.execution_idx != position:
-                    continue  # passed a task that was not ready (it may need validating now)
-            if ready and ready[0][0] < limit:
-                worker = self._choose_worker(ready[0][0])
-                if worker is not None:
-                    self._dispatch(worker, *heappop(ready))
-                    continue
-            break
+            worker = self._choose_worker(position) if position < limit else None
+            if worker is None:
+                break
+            task = scheduler.next_version_to_execute()
+            if task is not None:
+                self._dispatch(worker, *task)
+            elif scheduler.execution_idx == position:
+                break  # no more tasks
+            # else it passed a task that was not ready to execute (which may need validating now)
         for worker, ops in enumerate(self.outbox):
             if ops:
                 self.transport.send(worker, ops)
@@ -271,10 +302,11 @@ class BlockSTM:
 
     # ------------------------------------------------------------------ worker news
     def _on_outcome(self, worker: int, outcome: tuple) -> None:
+        stats = self.stats
+        stats.worker_cpu[worker] = self.worker_cpu_base[worker] + outcome[-1]
         if outcome[0] == DONE:
-            _, chunk, incarnation, read_set, wire, results, seconds, access = outcome
+            _, chunk, incarnation, read_set, wire, results, seconds, access, _ = outcome
             self._release(worker, chunk)
-            stats = self.stats
             stats.executions += 1
             stats.tx_executions += len(results)
             stats.re_executions += incarnation > 0
@@ -283,7 +315,7 @@ class BlockSTM:
             self.read_sets[chunk] = read_set
             self.outcomes[chunk] = (results, seconds, access)
             update = (WRITES, chunk, incarnation, wire)
-            for other, ops in enumerate(self.outbox):
+            for other, ops in enumerate(self.held_writes or self.outbox):
                 if other != worker:
                     ops.append(update)
             self.planner.observe(self.chunks[chunk][0], seconds)
@@ -292,10 +324,10 @@ class BlockSTM:
                 self._validate(*task)
         else:
             assert outcome[0] == BLOCKED
-            _, chunk, incarnation, blocking, seconds = outcome
+            _, chunk, incarnation, blocking, seconds, _ = outcome
             self._release(worker, chunk)
-            self.stats.blocked += 1
-            self.stats.worker_busy[worker] += seconds
+            stats.blocked += 1
+            stats.worker_busy[worker] += seconds
             self.waits[chunk] += 1
             if not self.scheduler.add_dependency(chunk, blocking):
                 heappush(self.ready, (chunk, incarnation))  # the replica lagged: it has executed since
@@ -308,6 +340,7 @@ class BlockSTM:
             self.aborts[chunk] += 1
             self.executed_prefix = min(self.executed_prefix, chunk)
             self._shrink_window()
+            self._release_held_writes()
             self.mv.mark_estimate(chunk)
             for ops in self.outbox:
                 ops.append((ESTIMATE, chunk, incarnation))
@@ -315,10 +348,18 @@ class BlockSTM:
         if task is not None:
             heappush(self.ready, task)
 
+    def _release_held_writes(self) -> None:
+        """From the first abort on, write sets go to every replica as they are recorded."""
+        if self.held_writes is not None:
+            for ops, held in zip(self.outbox, self.held_writes):
+                ops[:0] = held
+            self.held_writes = None
+
     def _worker_died(self, worker: int) -> None:
         """Hand the dead worker's tasks out again as new incarnations and start a replacement."""
         stats = self.stats
         stats.worker_restarts += 1
+        self.worker_cpu_base[worker] = stats.worker_cpu[worker]
         if stats.worker_restarts > MAX_RESTARTS_PER_WORKER * self.workers:
             raise WorkerCrash(f"{stats.worker_restarts} worker deaths in one block")
         for chunk in sorted(self.inflight[worker]):
@@ -326,6 +367,8 @@ class BlockSTM:
             self.scheduler.abandon_execution(chunk)
             stats.lost_tasks += 1
         self.outbox[worker] = []
+        if self.held_writes is not None:
+            self.held_writes[worker] = []  # the replacement starts from the coordinator's memory
         self.transport.restart(worker, self._make_core)
 
     # ------------------------------------------------------------------ commit

@@ -12,10 +12,10 @@ Operations a worker receives, in order, as lists (`accept`):
   (EXECUTE, chunk, incarnation, first, last)   run transactions first..last-1 as that chunk
   (STOP,)
 and what it answers per EXECUTE (`run_next`):
-  (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access)
+  (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access, cpu)
      (tx_seconds: each transaction's CPU time, so that a machine shared with other work does not
-     make transactions look slower than they are)
-  (BLOCKED, chunk, incarnation, blocking_chunk, seconds)   it read an ESTIMATE
+     make transactions look slower than they are; cpu: the worker's CPU time so far)
+  (BLOCKED, chunk, incarnation, blocking_chunk, seconds, cpu)   it read an ESTIMATE
 `wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
 """
 from __future__ import annotations
@@ -273,7 +273,7 @@ class WorkerCore:
             try:
                 result = result_tuple(execute_transaction(txs[index], senders[index], tx_state, env))
             except ReadEstimate as estimate:
-                return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started
+                return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started, thread_time()
             except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
                 result = TxFailed(type(exc).__name__, str(exc))
                 tx_writes = TxWrites()
@@ -286,11 +286,12 @@ class WorkerCore:
                 access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
                 reader.tx_reads.clear()
         wall = perf_counter() - started
-        cpu_share = (thread_time() - cpu_started) / wall if wall > 0 else 1.0
+        cpu = thread_time()
+        cpu_share = (cpu - cpu_started) / wall if wall > 0 else 1.0
         if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
             seconds = [spent * cpu_share for spent in seconds]
         wire = ChunkWrites.to_wire(writes)
         blob = pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
         self.mv.record(chunk, ChunkWrites(wire))
-        return DONE, chunk, incarnation, reader.read_set(), blob, results, seconds, access
+        return DONE, chunk, incarnation, reader.read_set(), blob, results, seconds, access, cpu
 

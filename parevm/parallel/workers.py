@@ -115,6 +115,7 @@ class ProcessTransport:
                 if other is not None:
                     other.close()
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
+            gc.enable()  # (the coordinator pauses its own) the interpreter's call frames form cycles
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
             serve(make_core(), inbox, conn.send_bytes)
