@@ -30,13 +30,17 @@ Shape (design choices and why):
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
   each seeing the previous one's writes without a round trip; otherwise to the least loaded
   worker. Each worker holds at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
-* **Speculation is bounded by a window** of chunks past the lowest one not yet executed, sized
-  like TCP's congestion window: it grows by one per advance of that frontier until the first
-  abort (slow start), then by one per window's worth of advances, and halves on every abort. On an
-  independent block it opens wide and all workers run. On a dependent one it shrinks to a few
-  chunks, and while it is at most `LANE_WINDOW` every chunk in flight goes to one worker (the
-  lane), so the chain runs back to back on one replica instead of the other workers executing
-  chunks that are bound to fail (on two cores that waste would take CPU from the useful chain).
+* **Speculation is bounded by a window** of chunks past the lowest one not yet executed: it grows
+  by one each time that frontier advances and halves on every abort (additive increase,
+  multiplicative decrease). On an independent block it opens wide and all workers run; with
+  sporadic conflicts (a quarter of chunks aborting, typical of mainnet) it stays around eight.
+  On a chain of dependent chunks it shrinks to a few, and while it is at most `LANE_WINDOW` every
+  chunk in flight goes to one worker (the lane), so the chain runs back to back on one replica
+  instead of the other workers executing chunks that are bound to fail (on two cores that waste
+  would take CPU from the useful chain). In the lane the window stays put; after `probe_interval`
+  advances it is set just past `LANE_WINDOW`, so the next chunk probes another worker: if that
+  aborts, the lane resumes and the interval doubles (a long chain costs one wasted chunk per
+  `MAX_PROBE_INTERVAL`); if not, the window grows and the interval resets.
 * **Commit in block order.** Once the scheduler is done, every chunk's reads have been validated
   against the final versions, so applying the chunks' write sets in order to `state` gives the
   sequential state. Block-level rules the workers could not check (cumulative gas and blob gas
@@ -69,6 +73,8 @@ from parevm.tx import Transaction
 QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
+PROBE_INTERVAL = 8  # lane advances before trying another worker again (doubles while that fails)
+MAX_PROBE_INTERVAL = 64
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -153,7 +159,8 @@ class BlockSTM:
         self.executed_prefix = 0  # the lowest chunk not EXECUTED
         self.window = 4.0 * workers  # chunks from there that may be handed out
         self.max_window = 64.0 * workers
-        self.slow_start_limit = self.max_window
+        self.probe_interval = PROBE_INTERVAL
+        self.lane_advances = 0
         self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers, worker_cpu=[0.0] * workers)
         self.worker_cpu_base = [0.0] * workers  # CPU of the slot's dead processes
 
@@ -267,13 +274,18 @@ class BlockSTM:
         prefix = self.executed_prefix
         while prefix < len(status) and status[prefix] == EXECUTED:
             prefix += 1
-            growth = 1.0 if self.window < self.slow_start_limit else 1.0 / self.window
-            self.window = min(self.window + growth, self.max_window)
+            if self.window > LANE_WINDOW:
+                self.window = min(self.window + 1, self.max_window)
+                if self.window > 2 * LANE_WINDOW:
+                    self.probe_interval = PROBE_INTERVAL  # chunks run spread out again
+            else:
+                self.lane_advances += 1
+                if self.lane_advances >= self.probe_interval:
+                    self.lane_advances = 0
+                    self.probe_interval = min(2 * self.probe_interval, MAX_PROBE_INTERVAL)
+                    self.window = LANE_WINDOW + 1.0
         self.executed_prefix = prefix
-        return prefix + int(self.window)
-
-    def _shrink_window(self) -> None:
-        self.window = self.slow_start_limit = max(MIN_WINDOW, self.window / 2)
+        return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
 
     def _choose_worker(self, chunk: int) -> int | None:
         """Where the chunk should run: with its predecessor if that worker has room (the only
@@ -339,7 +351,7 @@ class BlockSTM:
         if aborted:
             self.aborts[chunk] += 1
             self.executed_prefix = min(self.executed_prefix, chunk)
-            self._shrink_window()
+            self.window = max(MIN_WINDOW, self.window / 2)
             self._release_held_writes()
             self.mv.mark_estimate(chunk)
             for ops in self.outbox:
