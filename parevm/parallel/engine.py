@@ -151,6 +151,7 @@ class BlockSTM:
         self.waits: list[int] = []
         self.inflight: list[set[int]] = [set() for _ in range(workers)]
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
+        self.affinity: dict[bytes | None, int] = {}  # contract -> worker that last ran a chunk calling it
         self.ready: list[tuple[int, int]] = []  # execution tasks to send (heap)
         self.outbox: list[list] = [[] for _ in range(workers)]
         # Write sets not yet sent to each worker, while no abort has shown that chunks read each
@@ -289,7 +290,8 @@ class BlockSTM:
 
     def _choose_worker(self, chunk: int) -> int | None:
         """Where the chunk should run: with its predecessor if that worker has room (the only
-        choice while the window is small), else the least loaded worker; None if all are full."""
+        choice while the window is small); else where its first transaction's contract last ran
+        (its code is decoded there already); else the least loaded worker. None if all are full."""
         inflight = self.inflight
         lane = self.holder.get(chunk - 1)
         if self.window <= LANE_WINDOW:
@@ -299,10 +301,15 @@ class BlockSTM:
                 return lane if len(inflight[lane]) < LANE_WINDOW else None
         elif lane is not None and len(inflight[lane]) < QUEUE_DEPTH:
             return lane
-        worker = min(range(self.workers), key=lambda w: len(inflight[w]))
-        return worker if len(inflight[worker]) < QUEUE_DEPTH else None
+        free = [worker for worker, tasks in enumerate(inflight) if len(tasks) < QUEUE_DEPTH]
+        if not free:
+            return None
+        first = self.chunks[chunk][0] if chunk < len(self.chunks) else self.chunks[-1][1] if self.chunks else 0
+        worker = self.affinity.get(self.txs[first].to) if first < len(self.txs) else None
+        return worker if worker in free else min(free, key=lambda w: len(inflight[w]))
 
     def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
+        self.affinity[self.txs[self.chunks[chunk][0]].to] = worker
         self.inflight[worker].add(chunk)
         self.holder[chunk] = worker
         self.incarnations[chunk] = incarnation + 1

@@ -26,7 +26,7 @@ from time import perf_counter, thread_time
 from typing import NamedTuple, Sequence
 
 from parevm.evm.frame import BlockEnv
-from parevm.evm.transaction import TxResult, execute_transaction
+from parevm.evm.transaction import execute_transaction
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory, ReadEstimate
 from parevm.state.code import EMPTY_CODE, Code
 from parevm.state.tx_state import TxState, TxWrites
@@ -43,12 +43,6 @@ class TxFailed(NamedTuple):
 
     error: str  # exception class name
     message: str
-
-
-def result_tuple(result: TxResult) -> tuple:
-    """A `TxResult` as a plain tuple (cheaper to pickle); `TxResult(*t)` restores it."""
-    return (result.success, result.gas_used, result.logs, result.output, result.blob_gas_used,
-            result.fee_to_coinbase, result.created_address)
 
 
 def compose(chunk: TxWrites, tx: TxWrites) -> None:
@@ -267,21 +261,24 @@ class WorkerCore:
         results = []
         seconds = []
         access = [] if self.record_access else None
+        tx_started = started
         for index in range(first, last):
-            tx_started = perf_counter()
             tx_state = TxState(reader)
             try:
-                result = result_tuple(execute_transaction(txs[index], senders[index], tx_state, env))
+                result = execute_transaction(txs[index], senders[index], tx_state, env)
             except ReadEstimate as estimate:
                 return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started, thread_time()
             except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
-                result = TxFailed(type(exc).__name__, str(exc))
+                results.append(TxFailed(type(exc).__name__, str(exc)))
                 tx_writes = TxWrites()
             else:
                 tx_writes = tx_state.writes()
                 compose(writes, tx_writes)
-            results.append(result)
-            seconds.append(perf_counter() - tx_started)
+                results.append((result.success, result.gas_used, result.logs, result.output, result.blob_gas_used,
+                                result.fee_to_coinbase, result.created_address))  # TxResult(*t) restores it
+            now = perf_counter()
+            seconds.append(now - tx_started)
+            tx_started = now
             if access is not None:
                 access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
                 reader.tx_reads.clear()
