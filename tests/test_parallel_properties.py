@@ -28,12 +28,12 @@ FORKS = ["SpuriousDragon", "Byzantium", "Istanbul", "Berlin", "London", "Shangha
 
 valid_kinds = [kind for kind in ACTION_KINDS if kind != "bad_nonce"]
 actions = st.lists(st.builds(Action, st.sampled_from(valid_kinds), st.integers(0, len(SENDERS)),
-                             st.integers(0, 15)), min_size=1, max_size=40)
+                             st.integers(0, 15)), min_size=1, max_size=120 if LONG else 40)
 blocks = st.builds(
     lambda actions, invalid_at, fork, gas_limit: conflict_block(
         actions[:invalid_at] + [Action("bad_nonce", 0, 0)] + actions[invalid_at:]
         if invalid_at < len(actions) else actions, fork, gas_limit),
-    actions, st.integers(0, 200), st.sampled_from(FORKS), st.sampled_from([30_000_000, 30_000_000, 1_500_000]))
+    actions, st.integers(0, 600 if LONG else 200), st.sampled_from(FORKS), st.sampled_from([30_000_000, 30_000_000, 1_500_000]))
 
 
 def outcome(block, run) -> tuple:

@@ -28,8 +28,10 @@ Shape (design choices and why):
   never pay for updating replicas with writes no one reads.
 * **Dispatch keeps chains on one worker.** A chunk goes to the worker that holds its predecessor
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
-  each seeing the previous one's writes without a round trip; otherwise to the least loaded
-  worker. Each worker holds at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
+  each seeing the previous one's writes without a round trip; otherwise to the worker that last
+  ran the contract its first transaction calls (which has decoded that code already, and touched
+  its copy-on-write pages), or the least loaded one. Each worker holds at most `QUEUE_DEPTH`
+  tasks and runs the lowest-indexed first.
 * **Speculation is bounded by a window** of chunks past the lowest one not yet executed: it grows
   by one each time that frontier advances and halves on every abort (additive increase,
   multiplicative decrease). On an independent block it opens wide and all workers run; with
@@ -46,8 +48,8 @@ Shape (design choices and why):
   sequential state. Block-level rules the workers could not check (cumulative gas and blob gas
   against the block's limits) are checked here in order; at the first transaction that fails them
   or that raised (an `InvalidTransaction` or any other exception that survived validation), the
-  block is finished by the sequential executor's own code from that chunk on, so the error raised
-  is the sequential one.
+  block is finished sequentially from that chunk on (the sequential executor's loop, with the gas
+  used so far), so the error raised is the sequential one.
 """
 from __future__ import annotations
 
@@ -97,7 +99,7 @@ class EngineStats:
     aborts: list[int] = field(default_factory=list)  # per tx: failed validations of its chunk
     dependency_waits: list[int] = field(default_factory=list)  # per tx: ESTIMATE reads that stopped its chunk
     incarnations: list[int] = field(default_factory=list)  # per tx: incarnations of its chunk started
-    tx_seconds: list[float] = field(default_factory=list)  # per tx: time of its final execution
+    tx_seconds: list[float] = field(default_factory=list)  # per tx: CPU time of its final execution
     reads: list[tuple] | None = None  # per tx (with record_access): locations read, see executor.write_locations
     writes: list[tuple] | None = None  # per tx (with record_access): locations written
     worker_busy: list[float] = field(default_factory=list)  # per worker slot: seconds executing chunks

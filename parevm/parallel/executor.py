@@ -49,17 +49,18 @@ def compose(chunk: TxWrites, tx: TxWrites) -> None:
     """Fold a transaction's writes into its chunk's, so that applying the chunk's writes with
     `BlockState.apply` equals applying each transaction's in turn (same order of effects: wipes,
     accounts (a deletion also drops code and storage), deltas, code, slots)."""
-    accounts, deltas, codes, storage, cleared = (chunk.accounts, chunk.balance_deltas, chunk.codes,
-                                                 chunk.storage, chunk.cleared_storage)
-    for address in tx.cleared_storage:
-        cleared.add(address)
-        storage.pop(address, None)
+    accounts, deltas, storage = chunk.accounts, chunk.balance_deltas, chunk.storage
+    if tx.cleared_storage:
+        for address in tx.cleared_storage:
+            chunk.cleared_storage.add(address)
+            storage.pop(address, None)
     for address, account in tx.accounts.items():
         accounts[address] = account
-        deltas.pop(address, None)
+        if deltas:
+            deltas.pop(address, None)
         if account is None:
-            codes[address] = EMPTY_CODE
-            cleared.add(address)
+            chunk.codes[address] = EMPTY_CODE
+            chunk.cleared_storage.add(address)
             storage.pop(address, None)
     for address, delta in tx.balance_deltas.items():
         account = accounts.get(address, _MISSING)
@@ -67,7 +68,8 @@ def compose(chunk: TxWrites, tx: TxWrites) -> None:
             deltas[address] = deltas.get(address, 0) + delta
         else:
             accounts[address] = (0, delta) if account is None else (account[0], account[1] + delta)
-    codes.update(tx.codes)
+    if tx.codes:
+        chunk.codes.update(tx.codes)
     for address, slots in tx.storage.items():
         current = storage.get(address)
         if current is None:
@@ -78,10 +80,12 @@ def compose(chunk: TxWrites, tx: TxWrites) -> None:
 
 class ChunkReader:
     """The `StateBacking` of one chunk's transactions: the chunk's own writes so far, then the
-    replica as of this chunk, each replica location read once and recorded."""
+    replica as of this chunk, each replica location read once and recorded. (Every container it
+    consults is held in a slot of its own: these reads are the interpreter's hot path.)"""
 
-    __slots__ = ("chunk", "mv", "base_accounts", "base_codes", "base_storage", "writes",
-                 "accounts", "codes", "slots", "storage_keys")
+    __slots__ = ("chunk", "mv", "base_accounts", "base_codes", "base_storage", "writes", "own_accounts",
+                 "own_deltas", "own_codes", "own_storage", "own_cleared", "touched_addresses", "touched_slots",
+                 "wiped", "accounts", "codes", "slots", "storage_keys")
 
     def __init__(self, mv: MVMemory, chunk: int) -> None:
         self.chunk = chunk
@@ -90,7 +94,15 @@ class ChunkReader:
         self.base_accounts = base.accounts
         self.base_codes = base.codes
         self.base_storage = base.storage
-        self.writes = TxWrites()  # the chunk's transactions so far, composed
+        writes = self.writes = TxWrites()  # the chunk's transactions so far, composed
+        self.own_accounts = writes.accounts
+        self.own_deltas = writes.balance_deltas
+        self.own_codes = writes.codes
+        self.own_storage = writes.storage
+        self.own_cleared = writes.cleared_storage
+        self.touched_addresses = mv.touched_addresses
+        self.touched_slots = mv.touched_slots
+        self.wiped = mv.wiped
         # replica reads, location -> value seen (the chunk's read set)
         self.accounts: dict[bytes, tuple[int, int] | None] = {}
         self.codes: dict[bytes, Code] = {}
@@ -98,50 +110,42 @@ class ChunkReader:
         self.storage_keys: dict[bytes, frozenset[int]] = {}
 
     def read_account(self, address: bytes) -> tuple[int, int] | None:
-        writes = self.writes
-        account = writes.accounts.get(address, _MISSING)
+        account = self.own_accounts.get(address, _MISSING)
         if account is not _MISSING:
             return account
         account = self.accounts.get(address, _MISSING)
         if account is _MISSING:
-            if address in self.mv.touched_addresses:
-                account = self.mv.read_account(address, self.chunk)
-            else:
-                account = self.base_accounts.get(address)
-            self.accounts[address] = account
-        delta = writes.balance_deltas.get(address)
+            account = self.accounts[address] = (
+                self.mv.read_account(address, self.chunk) if address in self.touched_addresses
+                else self.base_accounts.get(address))
+        delta = self.own_deltas.get(address)
         if delta is not None:
             account = (0, delta) if account is None else (account[0], account[1] + delta)
         return account
 
     def read_code(self, address: bytes) -> Code:
-        code = self.writes.codes.get(address)
-        if code is not None:
-            return code
-        code = self.codes.get(address)
+        code = self.own_codes.get(address)
         if code is None:
-            if address in self.mv.touched_addresses:
-                code = self.mv.read_code(address, self.chunk)
-            else:
-                code = self.base_codes.get(address, EMPTY_CODE)
-            self.codes[address] = code
+            code = self.codes.get(address)
+            if code is None:
+                code = self.codes[address] = (
+                    self.mv.read_code(address, self.chunk) if address in self.touched_addresses
+                    else self.base_codes.get(address, EMPTY_CODE))
         return code
 
     def read_storage(self, address: bytes, slot: int) -> int:
-        writes = self.writes
-        slots = writes.storage.get(address)
+        slots = self.own_storage.get(address)
         if slots is not None:
             value = slots.get(slot)
             if value is not None:
                 return value
-        if address in writes.cleared_storage:
+        if address in self.own_cleared:
             return 0
         location = (address, slot)
         value = self.slots.get(location)
         if value is None:
-            mv = self.mv
-            if location in mv.touched_slots or address in mv.wiped:
-                value = mv.read_slot(address, slot, self.chunk)
+            if location in self.touched_slots or address in self.wiped:
+                value = self.mv.read_slot(address, slot, self.chunk)
             else:
                 slots = self.base_storage.get(address)
                 value = slots.get(slot, 0) if slots else 0
@@ -149,11 +153,10 @@ class ChunkReader:
         return value
 
     def has_storage(self, address: bytes) -> bool:
-        writes = self.writes
-        slots = writes.storage.get(address, {})
+        slots = self.own_storage.get(address, {})
         if any(slots.values()):
             return True
-        if address in writes.cleared_storage:
+        if address in self.own_cleared:
             return False
         keys = self.storage_keys.get(address)
         if keys is None:
