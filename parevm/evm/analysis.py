@@ -16,11 +16,14 @@ from __future__ import annotations
 from parevm.evm.forks import Fork
 from parevm.evm.frame import STACK_LIMIT
 from parevm.evm.instructions import INSTRUCTIONS
-from parevm.evm.instructions.control import invalid, make_block_entry, make_jumpi
+from parevm.evm.compiler import compile_block
+from parevm.evm.frame import OUT_OF_GAS
+from parevm.evm.instructions.control import _STACK_OVERFLOW, invalid, make_jumpi
 from parevm.evm.instructions.stack import make_push
 from parevm.state.code import Code
 
 JUMPDEST, JUMPI, JUMP = 0x5B, 0x57, 0x56
+HOT_BLOCK_ENTRIES = 16  # a JUMPDEST block entered this often is compiled (see parevm.evm.compiler)
 _BLOCK_ENDERS = {0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFE, 0xFF}  # STOP JUMP JUMPI RETURN REVERT INVALID SELFDESTRUCT
 
 # (inputs, outputs) of each mnemonic that is not PUSH/DUP/SWAP
@@ -131,10 +134,15 @@ class Analysis:
 
     def _decode(self, f, s, pc: int) -> int:
         """First entry into the block at `pc`: decode it, then run its first instruction."""
+        self._fill(pc)
+        return self.ops[pc](f, s, pc)
+
+    def _fill(self, start: int) -> None:
+        """Put the per-instruction handlers of the block at `start` into `ops`."""
         code = self.code
         n = len(code)
         ops, after, handlers, static_gas = self.ops, self.after, self.table.handlers, self.table.gas
-        cost, limit, pcs = self._block(pc)
+        cost, limit, pcs = self._block(start)
         remaining = cost
         for at in pcs:
             op = code[at]
@@ -146,17 +154,53 @@ class Analysis:
                 ops[at] = make_push(int.from_bytes(immediate, "big") << (8 * (size - len(immediate))),
                                     at + 1 + size)
             elif op == JUMPDEST:
-                ops[at] = make_block_entry(cost, limit)
+                ops[at] = self._block_entry(at, cost, limit)
             elif op == JUMPI:
-                nxt = at + 1
-                if nxt < n and code[nxt] != JUMPDEST:
-                    next_cost, next_limit, _ = self._block(nxt)
-                else:
-                    next_cost, next_limit = 0, STACK_LIMIT
-                ops[at] = make_jumpi(next_cost, next_limit)
+                ops[at] = make_jumpi(*self._fallthrough(at))
             else:
                 ops[at] = handlers[op]
-        return ops[pc](f, s, pc)
+
+    def _fallthrough(self, jumpi_pc: int) -> tuple[int, int]:
+        """(gas, stack limit) a JUMPI charges when it falls through into the next block."""
+        nxt = jumpi_pc + 1
+        if nxt < len(self.code) and self.code[nxt] != JUMPDEST:
+            cost, limit, _ = self._block(nxt)
+            return cost, limit
+        return 0, STACK_LIMIT
+
+    def _block_entry(self, start: int, cost: int, limit: int):
+        """JUMPDEST at `start`: charge the block, and compile it once it is hot."""
+        countdown = [HOT_BLOCK_ENTRIES]
+
+        def jumpdest(f, s, pc):
+            gas = f.gas - cost
+            if gas < 0:
+                raise OUT_OF_GAS
+            f.gas = gas
+            if len(s) > limit:
+                raise _STACK_OVERFLOW
+            countdown[0] -= 1
+            if not countdown[0]:
+                self._compile(start)
+            return pc + 1
+        return jumpdest
+
+    def _compile(self, start: int) -> None:
+        """Replace the hot block at `start` (and the block its JUMPI falls into) by compiled code."""
+        code = self.code
+        names = self.table.names
+        cost, limit, pcs = self._block(start)
+        last = pcs[-1]
+        fallthrough = self._fallthrough(last) if code[last] == JUMPI else None
+        self.ops[start] = compile_block(code, pcs, names, self.ops, (cost, limit), fallthrough, self.jumpdests)
+        nxt = last + 1
+        if fallthrough is not None and nxt < len(code) and code[nxt] != JUMPDEST:
+            self._fill(nxt)
+            _, _, next_pcs = self._block(nxt)
+            next_last = next_pcs[-1]
+            next_fallthrough = self._fallthrough(next_last) if code[next_last] == JUMPI else None
+            self.ops[nxt] = compile_block(code, next_pcs, names, self.ops, None, next_fallthrough,
+                                          self.jumpdests)
 
 
 def _jump_destinations(code: bytes) -> frozenset[int]:

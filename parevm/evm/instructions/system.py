@@ -223,7 +223,8 @@ def selfdestruct(f, s, pc):
             state.set_balance(originator, 0)
             state.mark_destructed(originator)
     else:
-        state.add_balance(beneficiary, balance)
+        if balance or not fork.eip158:  # before EIP-161 even a zero credit creates the beneficiary
+            state.add_balance(beneficiary, balance)
         state.set_balance(originator, 0)
         state.mark_destructed(originator)
     if fork.touch_cleanup and state.exists(beneficiary) and state.is_empty(beneficiary):
