@@ -28,7 +28,7 @@ FORKS = ["SpuriousDragon", "Byzantium", "Istanbul", "Berlin", "London", "Shangha
 
 valid_kinds = [kind for kind in ACTION_KINDS if kind != "bad_nonce"]
 actions = st.lists(st.builds(Action, st.sampled_from(valid_kinds), st.integers(0, len(SENDERS)),
-                             st.integers(0, 15)), min_size=1, max_size=120 if LONG else 40)
+                             st.integers(0, 15)), min_size=20 if LONG else 8, max_size=120 if LONG else 40)
 blocks = st.builds(
     lambda actions, invalid_at, fork, gas_limit: conflict_block(
         actions[:invalid_at] + [Action("bad_nonce", 0, 0)] + actions[invalid_at:]
