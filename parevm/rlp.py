@@ -90,16 +90,16 @@ def decode(data: bytes) -> Item:
     """The item `data` encodes (bytes or nested lists of bytes); the whole input must be one item."""
     if type(data) is not bytes:
         data = bytes(data)
-    try:
-        item, end = _decode_at(data, 0, len(data))
-    except RecursionError:
-        raise RLPError("lists nested too deeply") from None
+    item, end = _decode_at(data, 0, len(data), 0)
     if end != len(data):
         raise RLPError(f"{len(data) - end} trailing bytes after the item")
     return item
 
 
-def _decode_at(data: bytes, pos: int, limit: int) -> tuple[Item, int]:
+MAX_NESTING = 256  # far deeper than any consensus object; bounds the decoder's recursion
+
+
+def _decode_at(data: bytes, pos: int, limit: int, depth: int) -> tuple[Item, int]:
     """Decode the item starting at `pos`, which must end by `limit`; return it and its end."""
     if pos >= limit:
         raise RLPError("input ends where an item was expected")
@@ -121,9 +121,11 @@ def _decode_at(data: bytes, pos: int, limit: int) -> tuple[Item, int]:
         raise RLPError(f"item claims {length} bytes but only {limit - start} remain")
     if first < 0xC0:
         return data[start:end], end
+    if depth >= MAX_NESTING:
+        raise RLPError("lists nested too deeply")
     items = []
     while start < end:
-        item, start = _decode_at(data, start, end)
+        item, start = _decode_at(data, start, end, depth + 1)
         items.append(item)
     return items, end
 
