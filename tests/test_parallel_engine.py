@@ -110,7 +110,7 @@ def test_mainnet_block_on_threads(fixture_path):
 def test_killed_worker_is_replaced_and_its_tasks_run_again():
     block = value_transfers(2000)
     expected = sequential_outcome(block)
-    transport = ProcessTransport(kill_after={0: 3})
+    transport = ProcessTransport(kill_after={1: 3})
     stats = assert_same(block, expected, 2, transport=transport, chunk_txs=10)
     assert stats.worker_restarts == 1 and stats.lost_tasks >= 1
     # independent transactions: the only re-executions are the lost tasks' new incarnations

@@ -28,10 +28,10 @@ Shape (design choices and why):
   never pay for updating replicas with writes no one reads.
 * **Dispatch keeps chains on one worker.** A chunk goes to the worker that holds its predecessor
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
-  each seeing the previous one's writes without a round trip; otherwise to the worker that last
-  ran the contract its first transaction calls (which has decoded that code already, and touched
-  its copy-on-write pages), or the least loaded one. Each worker holds at most `QUEUE_DEPTH`
-  tasks and runs the lowest-indexed first.
+  each seeing the previous one's writes without a round trip; otherwise to the least loaded
+  worker, preferring among equals the one that last ran the contract its first transaction calls
+  (which has decoded that code already, and touched its copy-on-write pages). Each worker holds
+  at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
 * **Speculation is bounded by a window** of chunks past the lowest one not yet executed: it grows
   by one each time that frontier advances and halves on every abort (additive increase,
   multiplicative decrease). On an independent block it opens wide and all workers run; with
@@ -109,7 +109,7 @@ class EngineStats:
     fallback_from: int | None = None  # first tx finished by the sequential executor (block-level failure)
     wall_time: float = 0.0
     coordinator_busy: float = 0.0  # coordinator time outside waiting for workers
-    coordinator_cpu: float = 0.0  # coordinator CPU seconds (forks, messages, validation, commit)
+    coordinator_cpu: float = 0.0  # coordinator process CPU seconds (with a worker thread's, if any)
     commit_time: float = 0.0
 
 
@@ -292,8 +292,9 @@ class BlockSTM:
 
     def _choose_worker(self, chunk: int) -> int | None:
         """Where the chunk should run: with its predecessor if that worker has room (the only
-        choice while the window is small); else where its first transaction's contract last ran
-        (its code is decoded there already); else the least loaded worker. None if all are full."""
+        choice while the window is small); else the least loaded worker, preferring among equals
+        the one where its first transaction's contract last ran (its code is decoded there
+        already). None if all are full."""
         inflight = self.inflight
         lane = self.holder.get(chunk - 1)
         if self.window <= LANE_WINDOW:
@@ -303,12 +304,14 @@ class BlockSTM:
                 return lane if len(inflight[lane]) < LANE_WINDOW else None
         elif lane is not None and len(inflight[lane]) < QUEUE_DEPTH:
             return lane
-        free = [worker for worker, tasks in enumerate(inflight) if len(tasks) < QUEUE_DEPTH]
-        if not free:
+        load = min(len(tasks) for tasks in inflight)
+        if load >= QUEUE_DEPTH:
             return None
         first = self.chunks[chunk][0] if chunk < len(self.chunks) else self.chunks[-1][1] if self.chunks else 0
         worker = self.affinity.get(self.txs[first].to) if first < len(self.txs) else None
-        return worker if worker in free else min(free, key=lambda w: len(inflight[w]))
+        if worker is not None and len(inflight[worker]) == load:
+            return worker
+        return next(w for w, tasks in enumerate(inflight) if len(tasks) == load)
 
     def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
         self.affinity[self.txs[self.chunks[chunk][0]].to] = worker

@@ -3,13 +3,16 @@
 All three move the same pickled operation batches (see `parevm.parallel.executor`) and run the
 same `WorkerCore`, so the engine above them is one piece of code:
 
-* `ProcessTransport` (the default): one process per worker, forked when the block starts, so the
-  pre-state, the transactions and the interpreter's caches are shared copy-on-write for free. The
-  garbage collector's generations are frozen before the fork so that a collection in a worker does
-  not touch (and copy) every inherited object. Each worker reads its pipe on a small thread, so a
-  coordinator writing to a busy worker never blocks and two full pipes cannot deadlock. A worker
-  that dies is seen as end-of-file on its pipe and is replaced by a fresh fork of the coordinator,
-  whose multi-version memory is then the complete, current replica.
+* `ProcessTransport` (the default): worker 0 is a thread of the coordinator's process (which
+  mostly waits); each other worker is a process forked when the block starts, so the pre-state,
+  the transactions and the interpreter's caches are shared copy-on-write for free. The garbage
+  collector's generations are frozen before the fork so that a collection in a worker does not
+  touch (and copy) every inherited object. Each worker process reads its pipe on a small thread,
+  so a coordinator writing to a busy worker never blocks and two full pipes cannot deadlock. A
+  worker that dies is seen as end-of-file on its pipe and is replaced by a fresh fork of the
+  coordinator, whose multi-version memory is then the complete, current replica. (A replacement
+  is forked while the local worker thread runs; it only runs its own worker loop, on its own
+  objects, so no lock that thread might hold matters to it.)
 * `ThreadTransport`: the same worker loop on threads. On a GIL build it is only useful for tests;
   on a free-threaded CPython it is the parallel engine without processes.
 * `SimulatedTransport`: workers as objects stepped by a seeded random schedule that delivers
@@ -75,23 +78,45 @@ _STOP_BATCH = pickle.dumps([(STOP,)], protocol=_PROTOCOL)
 
 
 class ProcessTransport:
-    """Forked worker processes talking over pipes."""
+    """Worker 0 runs on a thread of the coordinator's process, which otherwise mostly waits for
+    messages (so n workers keep n processes busy on n cores, not n + 1); the others are forked
+    processes. All talk to the coordinator over pipes, so it waits on one selector. While the
+    block runs, the interpreter's thread switch interval is short, so the coordinator thread gets
+    the GIL back from the local worker quickly when a message arrives."""
+
+    SWITCH_INTERVAL = 0.0005
 
     def __init__(self, kill_after: dict[int, int] | None = None) -> None:
         """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
-        with SIGKILL right after its n-th message arrives, while it still holds queued tasks."""
+        with SIGKILL right after its n-th message arrives, while it still holds queued tasks
+        (worker 0, the thread, cannot be killed)."""
+        if kill_after and 0 in kill_after:
+            raise ValueError("worker 0 is a thread of this process")
         self.kill_after = dict(kill_after or {})
-        self.pids: list[int] = []
+        self.pids: list[int | None] = []  # None for the thread
         self.conns: list[Connection] = []
         self.received: list[int] = []
         self.selector = selectors.DefaultSelector()
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()  # the thread's
+        self.thread: threading.Thread | None = None
+        self.thread_end: Connection | None = None  # the thread's end of its pipe (children close it)
+        self.switch_interval = sys.getswitchinterval()
 
     def start(self, make_core: CoreFactory, count: int) -> None:
-        for _ in range(count):
-            self.pids.append(0)
-            self.conns.append(None)
-            self.received.append(0)
-            self._fork(len(self.pids) - 1, make_core)
+        self.pids = [None] * count
+        self.conns = [None] * count
+        self.received = [0] * count
+        for worker in range(1, count):  # fork before any thread of ours runs
+            self._fork(worker, make_core)
+        self._start_thread(make_core)
+        sys.setswitchinterval(self.SWITCH_INTERVAL)
+
+    def _start_thread(self, make_core: CoreFactory) -> None:
+        ours, theirs = Pipe()
+        self.conns[0], self.thread_end = ours, theirs
+        self.selector.register(ours, selectors.EVENT_READ, 0)
+        self.thread = threading.Thread(target=_serve_thread, args=(make_core(), self.inbox, theirs), daemon=True)
+        self.thread.start()
 
     def _fork(self, worker: int, make_core: CoreFactory) -> None:
         ours, theirs = Pipe()
@@ -111,7 +136,7 @@ class ProcessTransport:
     def _child(self, conn: Connection, make_core: CoreFactory) -> None:
         code = 0
         try:
-            for other in self.conns:
+            for other in (*self.conns, self.thread_end):
                 if other is not None:
                     other.close()
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
@@ -128,8 +153,12 @@ class ProcessTransport:
             os._exit(code)
 
     def send(self, worker: int, ops: list) -> None:
+        data = pickle.dumps(ops, protocol=_PROTOCOL)
+        if worker == 0:
+            self.inbox.put(data)
+            return
         try:
-            self.conns[worker].send_bytes(pickle.dumps(ops, protocol=_PROTOCOL))
+            self.conns[worker].send_bytes(data)
         except OSError:
             pass  # it died: receive() reports it
 
@@ -151,28 +180,50 @@ class ProcessTransport:
     def restart(self, worker: int, make_core: CoreFactory) -> None:
         self.selector.unregister(self.conns[worker])
         self.conns[worker].close()
-        os.waitpid(self.pids[worker], 0)
-        self._fork(worker, make_core)
+        if worker == 0:  # the thread failed (it printed why)
+            self.thread.join()
+            self.inbox = queue.SimpleQueue()
+            self._start_thread(make_core)
+        else:
+            os.waitpid(self.pids[worker], 0)
+            self._fork(worker, make_core)
 
     def close(self) -> None:
-        for conn in self.conns:
+        self.inbox.put(_STOP_BATCH)
+        for conn in self.conns[1:]:
             try:
                 conn.send_bytes(_STOP_BATCH)
             except OSError:
                 pass
-            conn.close()
-        self.selector.close()
-        # Reap in the background: a big child takes milliseconds to tear down its memory.
-        threading.Thread(target=_reap, args=(self.pids,), daemon=True).start()
+        self.thread.join()
+        self._release()
 
     def abort(self) -> None:
         """Stop the workers without waiting for them to finish their tasks (on an error)."""
-        for pid in self.pids:
+        for pid in self.pids[1:]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self.close()
+        self.inbox.put(_STOP_BATCH)  # the thread stops after its current task
+        self._release()
+
+    def _release(self) -> None:
+        sys.setswitchinterval(self.switch_interval)
+        for conn in self.conns:
+            conn.close()
+        self.selector.close()
+        # Reap in the background: a big child takes milliseconds to tear down its memory.
+        threading.Thread(target=_reap, args=(self.pids[1:],), daemon=True).start()
+
+
+def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, conn: Connection) -> None:
+    try:
+        serve(core, inbox, conn.send_bytes)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        conn.close()  # end-of-file tells the coordinator
 
 
 def _reap(pids: list[int]) -> None:
