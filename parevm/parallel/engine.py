@@ -53,7 +53,6 @@ Shape (design choices and why):
 """
 from __future__ import annotations
 
-import gc
 import pickle
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
@@ -130,6 +129,41 @@ def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction
     return engine.run()
 
 
+class ChunkTable:
+    """The block's chunks, cut when the scheduler asks for one more (`add`), and what is known
+    of each one's latest execution. (Separate from the engine so that the scheduler holding
+    `add` does not make the engine a reference cycle, freed only by a full collection.)"""
+
+    __slots__ = ("planner", "count", "ranges", "read_sets", "outcomes", "incarnations", "aborts", "waits")
+
+    def __init__(self, planner: ChunkPlanner, count: int) -> None:
+        self.planner = planner
+        self.count = count  # transactions in the block
+        self.ranges: list[tuple[int, int]] = []  # [first, last) transactions
+        self.read_sets: list[tuple | None] = []
+        self.outcomes: list[tuple | None] = []  # (results, tx seconds, access)
+        self.incarnations: list[int] = []  # started
+        self.aborts: list[int] = []
+        self.waits: list[int] = []  # executions stopped by an ESTIMATE
+
+    def add(self) -> bool:
+        """Cut the next chunk; False when every transaction has one."""
+        first = self.first(len(self.ranges))
+        if first >= self.count:
+            return False
+        self.ranges.append((first, self.planner.next_end(first)))
+        self.read_sets.append(None)
+        self.outcomes.append(None)
+        for per_chunk in (self.incarnations, self.aborts, self.waits):
+            per_chunk.append(0)
+        return True
+
+    def first(self, chunk: int) -> int:
+        """The first transaction of `chunk` (of the next chunk to cut, if `chunk` is that)."""
+        ranges = self.ranges
+        return ranges[chunk][0] if chunk < len(ranges) else ranges[-1][1] if ranges else 0
+
+
 class BlockSTM:
     """The coordinator: scheduler, authoritative multi-version memory, validation, dispatch, commit."""
 
@@ -144,13 +178,8 @@ class BlockSTM:
         self.planner = planner
         self.record_access = record_access
         self.mv = MVMemory(state)
-        self.scheduler = Scheduler(self._new_chunk)
-        self.chunks: list[tuple[int, int]] = []
-        self.read_sets: list[tuple | None] = []  # per chunk, of its latest execution
-        self.outcomes: list[tuple | None] = []  # per chunk: (results, tx seconds, access)
-        self.incarnations: list[int] = []
-        self.aborts: list[int] = []
-        self.waits: list[int] = []
+        self.chunks = ChunkTable(planner, len(txs))
+        self.scheduler = Scheduler(self.chunks.add)
         self.inflight: list[set[int]] = [set() for _ in range(workers)]
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
         self.affinity: dict[bytes | None, int] = {}  # contract -> worker that last ran a chunk calling it
@@ -169,18 +198,6 @@ class BlockSTM:
 
     # ------------------------------------------------------------------ the block
     def run(self) -> tuple[list[TxResult], EngineStats]:
-        """Execute and commit the block. The coordinator's cyclic garbage collector is paused
-        meanwhile: its structures are acyclic, and a collection would walk (and, after the fork,
-        copy page by page) the whole heap it shares with the workers."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._run()
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _run(self) -> tuple[list[TxResult], EngineStats]:
         started = perf_counter()
         cpu_started = process_time()
         waiting = 0.0
@@ -223,18 +240,6 @@ class BlockSTM:
 
     def _make_core(self) -> WorkerCore:
         return WorkerCore(self.env, self.txs, self.senders, self.mv.clone(), self.record_access)
-
-    def _new_chunk(self) -> bool:
-        """The scheduler wants one more task: cut the next chunk (False when every tx has one)."""
-        first = self.chunks[-1][1] if self.chunks else 0
-        if first >= len(self.txs):
-            return False
-        self.chunks.append((first, self.planner.next_end(first)))
-        for per_chunk in (self.read_sets, self.outcomes):
-            per_chunk.append(None)
-        for per_chunk in (self.incarnations, self.aborts, self.waits):
-            per_chunk.append(0)
-        return True
 
     # ------------------------------------------------------------------ handing out work
     def _pump(self) -> None:
@@ -307,18 +312,18 @@ class BlockSTM:
         load = min(len(tasks) for tasks in inflight)
         if load >= QUEUE_DEPTH:
             return None
-        first = self.chunks[chunk][0] if chunk < len(self.chunks) else self.chunks[-1][1] if self.chunks else 0
+        first = self.chunks.first(chunk)
         worker = self.affinity.get(self.txs[first].to) if first < len(self.txs) else None
         if worker is not None and len(inflight[worker]) == load:
             return worker
         return next(w for w, tasks in enumerate(inflight) if len(tasks) == load)
 
     def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
-        self.affinity[self.txs[self.chunks[chunk][0]].to] = worker
+        self.affinity[self.txs[self.chunks.ranges[chunk][0]].to] = worker
         self.inflight[worker].add(chunk)
         self.holder[chunk] = worker
-        self.incarnations[chunk] = incarnation + 1
-        self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks[chunk]))
+        self.chunks.incarnations[chunk] = incarnation + 1
+        self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks.ranges[chunk]))
 
     def _release(self, worker: int, chunk: int) -> None:
         self.inflight[worker].discard(chunk)
@@ -336,13 +341,13 @@ class BlockSTM:
             stats.re_executions += incarnation > 0
             stats.worker_busy[worker] += sum(seconds)
             wrote_new = self.mv.record(chunk, ChunkWrites(pickle.loads(wire)))
-            self.read_sets[chunk] = read_set
-            self.outcomes[chunk] = (results, seconds, access)
+            self.chunks.read_sets[chunk] = read_set
+            self.chunks.outcomes[chunk] = (results, seconds, access)
             update = (WRITES, chunk, incarnation, wire)
             for other, ops in enumerate(self.held_writes or self.outbox):
                 if other != worker:
                     ops.append(update)
-            self.planner.observe(self.chunks[chunk][0], seconds)
+            self.planner.observe(self.chunks.ranges[chunk][0], seconds)
             task = self.scheduler.finish_execution(chunk, incarnation, wrote_new)
             if task is not None:
                 self._validate(*task)
@@ -352,16 +357,16 @@ class BlockSTM:
             self._release(worker, chunk)
             stats.blocked += 1
             stats.worker_busy[worker] += seconds
-            self.waits[chunk] += 1
+            self.chunks.waits[chunk] += 1
             if not self.scheduler.add_dependency(chunk, blocking):
                 heappush(self.ready, (chunk, incarnation))  # the replica lagged: it has executed since
 
     def _validate(self, chunk: int, incarnation: int) -> None:
         self.stats.validations += 1
-        valid = self.mv.validate(chunk, self.read_sets[chunk])
+        valid = self.mv.validate(chunk, self.chunks.read_sets[chunk])
         aborted = not valid and self.scheduler.try_validation_abort(chunk, incarnation)
         if aborted:
-            self.aborts[chunk] += 1
+            self.chunks.aborts[chunk] += 1
             self.executed_prefix = min(self.executed_prefix, chunk)
             self.window = max(MIN_WINDOW, self.window / 2)
             self._release_held_writes()
@@ -402,8 +407,8 @@ class BlockSTM:
         max_blob_gas = env.fork.blob_schedule.max * GAS_PER_BLOB if env.fork.blob_schedule else 0
         results: list[TxResult] = []
         gas_used = blob_gas_used = 0
-        for chunk, (first, last) in enumerate(self.chunks):
-            chunk_results, seconds, access = self.outcomes[chunk]
+        for chunk, (first, last) in enumerate(self.chunks.ranges):
+            chunk_results, seconds, access = self.chunks.outcomes[chunk]
             chunk_gas, chunk_blob_gas = gas_used, blob_gas_used
             for index, result in enumerate(chunk_results, first):
                 tx = txs[index]
@@ -442,15 +447,16 @@ class BlockSTM:
 
     def _collect_stats(self) -> None:
         stats = self.stats
-        stats.chunks = list(self.chunks)
+        table = self.chunks
+        stats.chunks = table.ranges
         if self.record_access:
             stats.reads, stats.writes = [], []
-        for chunk, (first, last) in enumerate(self.chunks):
+        for chunk, (first, last) in enumerate(table.ranges):
             size = last - first
-            stats.aborts += [self.aborts[chunk]] * size
-            stats.dependency_waits += [self.waits[chunk]] * size
-            stats.incarnations += [self.incarnations[chunk]] * size
-            _, seconds, access = self.outcomes[chunk]
+            stats.aborts += [table.aborts[chunk]] * size
+            stats.dependency_waits += [table.waits[chunk]] * size
+            stats.incarnations += [table.incarnations[chunk]] * size
+            _, seconds, access = table.outcomes[chunk]
             stats.tx_seconds += seconds
             if access is not None:
                 stats.reads += [reads for reads, _ in access]

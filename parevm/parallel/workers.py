@@ -6,8 +6,9 @@ same `WorkerCore`, so the engine above them is one piece of code:
 * `ProcessTransport` (the default): worker 0 is a thread of the coordinator's process (which
   mostly waits); each other worker is a process forked when the block starts, so the pre-state,
   the transactions and the interpreter's caches are shared copy-on-write for free. The garbage
-  collector's generations are frozen before the fork so that a collection in a worker does not
-  touch (and copy) every inherited object. Each worker process reads its pipe on a small thread,
+  collector's generations are frozen from before the forks until the block ends, so that no
+  collection, in a worker or in the coordinator, walks (and so copies, page by page) the heap
+  they share; what the block allocates is still collected. Each worker process reads its pipe on a small thread,
   so a coordinator writing to a busy worker never blocks and two full pipes cannot deadlock. A
   worker that dies is seen as end-of-file on its pipe and is replaced by a fresh fork of the
   coordinator, whose multi-version memory is then the complete, current replica. (A replacement
@@ -106,6 +107,7 @@ class ProcessTransport:
         self.pids = [None] * count
         self.conns = [None] * count
         self.received = [0] * count
+        gc.freeze()
         for worker in range(1, count):  # fork before any thread of ours runs
             self._fork(worker, make_core)
         self._start_thread(make_core)
@@ -120,14 +122,11 @@ class ProcessTransport:
 
     def _fork(self, worker: int, make_core: CoreFactory) -> None:
         ours, theirs = Pipe()
-        gc.freeze()  # the child inherits the heap as the permanent generation: never scanned
-        try:
-            pid = os.fork()
-            if pid == 0:
-                ours.close()
-                self._child(theirs, make_core)  # never returns
-        finally:
-            gc.unfreeze()
+        gc.freeze()  # (again, for a replacement forked mid-block: what the block allocated so far)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._child(theirs, make_core)  # never returns
         theirs.close()
         self.pids[worker] = pid
         self.conns[worker] = ours
@@ -140,7 +139,6 @@ class ProcessTransport:
                 if other is not None:
                     other.close()
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
-            gc.enable()  # (the coordinator pauses its own) the interpreter's call frames form cycles
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
             serve(make_core(), inbox, conn.send_bytes)
@@ -209,6 +207,7 @@ class ProcessTransport:
         self._release()
 
     def _release(self) -> None:
+        gc.unfreeze()
         sys.setswitchinterval(self.switch_interval)
         for conn in self.conns:
             conn.close()
