@@ -9,11 +9,15 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 
+_API_NAMES = frozenset({
+    "execute_block", "execute_block_folder", "compare_engines", "read_block_folder", "block_from_objects",
+    "BlockInput", "BlockInputError", "BlockResult", "Check", "EngineComparison", "InvalidBlock", "Timings",
+    "TxOutcome", "UnsupportedBlock", "REPLAY_ERRORS",
+})
+
+
 def __getattr__(name: str):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    api = import_module("parevm.api")
-    try:
-        return getattr(api, name)
-    except AttributeError:
-        raise AttributeError(f"module 'parevm' has no attribute {name!r}") from None
+    # only the API's names: `from parevm import rlp` must find the submodule, not import the API
+    if name not in _API_NAMES:
+        raise AttributeError(f"module 'parevm' has no attribute {name!r}")
+    return getattr(import_module("parevm.api"), name)
