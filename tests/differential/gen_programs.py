@@ -161,6 +161,9 @@ class ProgramBuilder:
                and self.depth - self.floor > from_stack and self.rng.random() < 0.4):
             from_stack += 1
         fresh = [self.value_for(role) for role in roles[: len(roles) - from_stack]]
+        for i in range(len(fresh) - 1):  # an empty range costs no memory, wherever it starts
+            if roles[i:i + 2] == ("offset", "size") and fresh[i + 1] == 0 and self.rng.random() < 0.3:
+                fresh[i] = self.rng.choice((2**32, 2**64, 2**256 - 1))
         outputs = OPCODES[name][2]
         self.emit(stack_args(*fresh) + op(name), from_stack, outputs)
         if outputs and self.rng.random() < 0.45:
@@ -209,11 +212,13 @@ class ProgramBuilder:
         self.emit(op("POP"), 1, 0)
 
     def create(self) -> None:
-        """CREATE or CREATE2 of init code written to memory at a random offset; the result is stored."""
+        """CREATE or CREATE2 of init code written to memory at a random offset, then perhaps a call
+        into the new contract (which may self-destruct: EIP-6780 deletes it, created in this tx).
+        The new address and the call's success are stored."""
         rng = self.rng
         # init code that halts, or deploys code starting with 0xEF, burns all the gas it was given: rarely
-        runtime = rng.choices((b"", sstore(0, 1), invoke("RETURN", 0, 32), rng.randbytes(8), b"\xef\x00"),
-                              weights=(3, 3, 3, 3, 1))[0]
+        runtime = rng.choices((b"", sstore(0, 1), invoke("RETURN", 0, 32), rng.randbytes(8),
+                               invoke("SELFDESTRUCT", "CALLER"), b"\xef\x00"), weights=(3, 3, 3, 3, 3, 1))[0]
         init = rng.choices((returning(runtime), invoke("REVERT", 0, 8), sstore(1, "CALLVALUE") + returning(runtime),
                             rng.randbytes(12)), weights=(8, 1, 3, 1))[0]
         offset = rng.randrange(256)
@@ -224,8 +229,12 @@ class ProgramBuilder:
         if rng.random() < 0.5:
             self.code += invoke("CREATE", value, offset, len(init))
         else:
-            self.code += invoke("CREATE2", value, offset, len(init), self.number())
+            self.code += invoke("CREATE2", value, offset, len(init), rng.choice((0, 1, self.number())))
         self.depth += 1
+        if rng.random() < 0.5:  # CALL(gas, new address (DUP6, under the five arguments), value, 0, 0, 0, 0)
+            self.code += stack_args(rng.choice((0, 1)), 0, 0, 0, 0) + op("DUP6") + push(50_000) + op("CALL")
+            self.depth += 1
+            self.store_top()
         self.store_top()
 
     def terminate(self) -> None:
@@ -242,42 +251,53 @@ class ProgramBuilder:
         elif end != "fall_off":
             self.code += op(end)
 
-    def program(self, statements: int) -> bytes:
+    def program(self, statements: int, *, end: bytes | None = None) -> bytes:
+        """`statements` random statements, then `end` or a random way to stop."""
         for _ in range(statements):
             self.statement()
-        self.terminate()
+        if end is None:
+            self.terminate()
+        else:
+            self.code += end
         return bytes(self.code)
+
+
+class World:
+    """The accounts random programs live among: helper programs to call, an EOA, a contract with
+    storage, precompiles, an account that may be delegated; `main` is left for the caller to fill."""
+
+    def __init__(self, b: TestBuilder, rng: random.Random):
+        self.sender_key, self.sender = b.funded_sender()
+        self.helpers = [b.new_address() for _ in range(rng.randint(1, 3))]
+        self.main = b.new_address()
+        eoa = b.account(b.new_address(), balance=rng.choice((1, 10**18)))
+        stored = b.account(b.new_address(), balance=1, code=sstore(0, "CALLER"), storage={0: 1, 1: 2})
+        self.delegated_key, self.delegated = b.new_key()  # delegated before the test, by the tx, or not at all
+        self.pool = [self.main, *self.helpers, eoa, stored, self.sender, b.new_address(), bytes(20),
+                     self.delegated, *(n.to_bytes(20, "big") for n in rng.sample(PRECOMPILES, 3))]
+        if rng.random() < 0.3:  # executes the helper's code from Prague on
+            b.account(self.delegated, balance=10**15, nonce=1, code=delegation(rng.choice(self.helpers)))
+        for address in self.helpers:
+            b.account(address, balance=rng.choice((0, 10**9)), nonce=1, code=_program(rng, self.pool, 5, 30),
+                      storage={k: rng.randrange(1, 4) for k in range(rng.choice((0, 3)))})
 
 
 def generate_random_program(rng: random.Random, name: str) -> dict:
     b = TestBuilder(rng, base_fee=rng.choice((7, 100)))
-    sender_key, sender = b.funded_sender()
-    helpers = [b.new_address() for _ in range(rng.randint(1, 3))]
-    main = b.new_address()
-    eoa = b.account(b.new_address(), balance=rng.choice((1, 10**18)))
-    stored = b.account(b.new_address(), balance=1, code=sstore(0, "CALLER"), storage={0: 1, 1: 2})
-    pool = [main, *helpers, eoa, stored, sender, b.new_address(), bytes(20),
-            *(n.to_bytes(20, "big") for n in rng.sample(PRECOMPILES, 3))]
-    delegated_key, delegated = b.new_key()  # delegated before the test, by the tx, or not at all
-    pool.append(delegated)
-    if rng.random() < 0.3:  # executes the helper's code from Prague on
-        b.account(delegated, balance=10**15, nonce=1, code=delegation(rng.choice(helpers)))
-    for address in helpers:
-        b.account(address, balance=rng.choice((0, 10**9)), nonce=1, code=_program(rng, pool, 5, 30),
-                  storage={k: rng.randrange(1, 4) for k in range(rng.choice((0, 3)))})
-    b.account(main, balance=rng.choice((0, 10**9)), nonce=1, code=_program(rng, pool, 20, 80),
+    world = World(b, rng)
+    b.account(world.main, balance=rng.choice((0, 10**9)), nonce=1, code=_program(rng, world.pool, 20, 80),
               storage={k: rng.randrange(1, 4) for k in range(rng.choice((0, 4)))})
 
     forks = tuple(sorted(rng.sample(("Cancun", "Prague", "Osaka"), rng.choice((1, 2, 2, 3)))))
     tx_type = rng.choices((0, 1, 2, 4), weights=(1, 1, 3, 1 if "Cancun" not in forks else 0))[0]
-    tx = Tx(sender_key=sender_key, to=main, type=tx_type, gas_limits=[rng.choice((1_000_000, 2_000_000, 4_000_000))],
+    tx = Tx(sender_key=world.sender_key, to=world.main, type=tx_type, gas_limits=[rng.choice((1_000_000, 2_000_000, 4_000_000))],
             data=[rng.randbytes(rng.choice((0, 4, 32, 68, 100)))], values=[rng.choice((0, 1, 10**15))],
             **b.fee_caps())
     if tx_type:
-        tx.access_list = [(a, [0, 1]) for a in rng.sample(pool, rng.choice((0, 1, 2)))]
+        tx.access_list = [(a, [0, 1]) for a in rng.sample(world.pool, rng.choice((0, 1, 2)))]
     if tx_type == 4:
         tx.authorizations = [authorization_json(*sign_authorization(
-            rng.choice((0, 1)), rng.choice(helpers + [main]), 0, delegated_key))]
+            rng.choice((0, 1)), rng.choice(world.helpers + [world.main]), 0, world.delegated_key))]
     return b.build(name, forks, tx)
 
 
@@ -307,4 +327,45 @@ def generate_clz(rng: random.Random, name: str) -> dict:
     data = rng.choice((b"", bytes(32), (1 << rng.randrange(256)).to_bytes(32, "big"), rng.randbytes(32)))
     tx = Tx(sender_key=sender_key, to=to, data=[data], gas_limits=[1_000_000], **b.fee_caps())
     forks = ("Osaka",) if rng.random() < 0.7 else ("Prague", "Osaka")
+    return b.build(name, forks, tx)
+
+
+def _binary_search_prober(kind: str, callee: bytes, high: int) -> bytes:
+    """Finds the least call gas in (0, high] with which `callee` reaches its end (it then reverts
+    with 32 bytes of return data, so every probe leaves the state as it was) and stores it in slot 0;
+    `high` when even that is not enough. Each probe is one `kind` call with exactly `mid` gas."""
+    address = int.from_bytes(callee, "big")
+    value = (0,) if kind in ("CALL", "CALLCODE") else ()
+    code = bytearray(push(high) + push(0))  # [hi, lo]
+    loop = len(code)
+    code += op("JUMPDEST")
+    code += op("DUP1") + op("DUP3") + op("SUB") + push(1) + op("LT") + op("ISZERO")  # hi - lo <= 1 ?
+    end_patch = len(code) + 1
+    code += push(0, 2) + op("JUMPI")
+    code += op("DUP1") + op("DUP3") + op("ADD") + push(1) + op("SHR")  # [hi, lo, mid]
+    arguments = stack_args(*value, 0, 0, 0, 0) + push(address)
+    code += arguments + op(f"DUP{len(value) + 6}") + op(kind) + op("POP")  # the call gets exactly mid gas
+    code += op("RETURNDATASIZE") + push(32) + op("EQ")
+    reached_patch = len(code) + 1
+    code += push(0, 2) + op("JUMPI")
+    code += op("SWAP1") + op("POP") + push(loop, 2) + op("JUMP")  # not reached: lo = mid
+    code[reached_patch:reached_patch + 2] = len(code).to_bytes(2, "big")
+    code += op("JUMPDEST") + op("SWAP2") + op("POP") + push(loop, 2) + op("JUMP")  # reached: hi = mid
+    code[end_patch:end_patch + 2] = len(code).to_bytes(2, "big")
+    code += op("JUMPDEST") + op("POP") + push(0) + op("SSTORE")
+    return bytes(code)
+
+
+def generate_gas_boundary(rng: random.Random, name: str) -> dict:
+    """The exact gas a random program needs, found by a binary search of calls in the EVM: any
+    gas charged at a different moment (say, a basic block's static gas charged up front while
+    CALL, GAS or the SSTORE 2300 sentry look at the gas left) moves the threshold."""
+    b = TestBuilder(rng)
+    world = World(b, rng)
+    body = ProgramBuilder(rng, world.pool).program(rng.randint(3, 25), end=invoke("REVERT", 0, 32))
+    b.account(world.main, balance=10**9, nonce=1, code=body, storage={0: 1, 1: 1})
+    kind = rng.choice(("CALL", "CALL", "DELEGATECALL", "CALLCODE"))
+    prober = b.deploy(_binary_search_prober(kind, world.main, 400_000), balance=10**9)
+    tx = Tx(sender_key=world.sender_key, to=prober, gas_limits=[12_000_000], **b.fee_caps())
+    forks = tuple(sorted(rng.sample(("Cancun", "Prague", "Osaka"), rng.choice((1, 2)))))
     return b.build(name, forks, tx)

@@ -17,7 +17,7 @@ import random
 from contracts import CALL_KINDS, Recorder
 from evm_asm import invoke, returning, sstore
 from fixture_json import (
-    CHAIN_ID, SECP256K1_N, TestBuilder, Tx, authorization_json, delegation, intrinsic_gas,
+    CHAIN_ID, SECP256K1_N, TestBuilder, Tx, authorization_json, delegation, floor_gas, intrinsic_gas,
 )
 from parevm.tx import sign_authorization
 
@@ -159,10 +159,11 @@ def generate(rng: random.Random, name: str) -> dict:
     access_list = None
     if rng.random() < 0.3:
         access_list = [(address, [0, 0x1000][: rng.randint(0, 2)]) for address in rng.sample(addresses, 1)]
-    data = rng.randbytes(rng.choice((0, 4, 36, 100)))
+    data = rng.randbytes(rng.choice((0, 4, 36, 100, 3000)))  # 3000 bytes: the EIP-7623 floor prices it
     gas_limits = [rng.choice((300_000, 1_000_000, 3_000_000))]
     if rng.random() < 0.2:
-        minimum = intrinsic_gas(data, access_list=access_list, authorizations=len(authorizations))
+        minimum = max(intrinsic_gas(data, access_list=access_list, authorizations=len(authorizations)),
+                      floor_gas(data))
         gas_limits += [minimum - 1, minimum, minimum + rng.randint(1, 30_000)]
     tx = Tx(sender_key=sender_key, to=to, type=4, data=[data], gas_limits=gas_limits,
             values=[rng.choice((0, 0, 1, 10**15))], nonce=int(b.pre[sender]["nonce"], 16),

@@ -21,17 +21,18 @@ Family = Callable[[random.Random, str], dict]
 
 # family name: (generator, share of a mixed run)
 FAMILIES: dict[str, tuple[Family, float]] = {
-    "set_code": (gen_set_code.generate, 1.0),
-    "bls": (gen_precompiles.generate_bls, 1.0),
+    "set_code": (gen_set_code.generate, 3.0),
+    "bls": (gen_precompiles.generate_bls, 1.5),
     "p256": (gen_precompiles.generate_p256, 1.0),
     "modexp": (gen_precompiles.generate_modexp, 1.0),
-    "point_eval": (gen_precompiles.generate_point_evaluation, 1.0),
+    "point_eval": (gen_precompiles.generate_point_evaluation, 0.2),  # EELS needs ~0.6 s per proof
     "calldata_floor": (gen_tx_rules.generate_calldata_floor, 1.0),
-    "gas_cap": (gen_tx_rules.generate_gas_cap, 1.0),
+    "gas_cap": (gen_tx_rules.generate_gas_cap, 0.5),
     "blob_tx": (gen_tx_rules.generate_blob_tx, 1.0),
     "tx_validity": (gen_tx_rules.generate_tx_validity, 1.0),
-    "clz": (gen_programs.generate_clz, 1.0),
-    "random_program": (gen_programs.generate_random_program, 1.0),
+    "clz": (gen_programs.generate_clz, 0.5),
+    "random_program": (gen_programs.generate_random_program, 3.0),
+    "gas_boundary": (gen_programs.generate_gas_boundary, 1.5),
 }
 
 
