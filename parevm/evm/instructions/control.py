@@ -1,6 +1,6 @@
 """Control flow: STOP, JUMP, JUMPI, PC, GAS, JUMPDEST, RETURN, REVERT, INVALID.
 
-JUMPDEST and JUMPI are specialised per code site (`make_block_entry`, `make_jumpi`): entering a
+JUMPDEST and JUMPI are specialised per code site (`parevm.evm.analysis`, `make_jumpi`): entering a
 basic block charges that block's static gas and checks the stack has room for its growth.
 """
 from __future__ import annotations
@@ -45,19 +45,6 @@ def make_jumpi(fallthrough_cost: int, fallthrough_limit: int):
     return jumpi
 
 
-def make_block_entry(cost: int, stack_limit: int):
-    """JUMPDEST at one site: charges its block's static gas and checks stack room."""
-    def jumpdest(f, s, pc):
-        gas = f.gas - cost
-        if gas < 0:
-            raise OUT_OF_GAS
-        f.gas = gas
-        if len(s) > stack_limit:
-            raise _STACK_OVERFLOW
-        return pc + 1
-    return jumpdest
-
-
 @instruction(0x58, "PC")
 def pc_(f, s, pc):
     s.append(pc)
@@ -94,6 +81,11 @@ def invalid(f, s, pc):
     raise InvalidOpcode(f.code.bytes[pc] if pc < len(f.code.bytes) else 0)
 
 
-# Table entries; the analysis replaces both with their per-site specialisations.
+@instruction(0x5B, "JUMPDEST")
+def jumpdest(f, s, pc):
+    """Table entry only: the analysis installs a block entry (gas, stack room) at every JUMPDEST."""
+    return pc + 1
+
+
+# Table entry; the analysis installs a per-site JUMPI that knows the block it falls into.
 instruction(0x57, "JUMPI")(make_jumpi(0, 1024))
-instruction(0x5B, "JUMPDEST")(make_block_entry(0, 1024))
