@@ -22,10 +22,13 @@ from parevm.parallel.synthetic import (COINBASE, PROBE, Action, SyntheticBlock, 
                                        value_transfers)
 from parevm.parallel.workers import ProcessTransport, SimulatedTransport, ThreadTransport
 from parevm.state.block_state import BlockState
+from parevm.tx import Transaction
 
 LONG = os.environ.get("PAREVM_LONG") == "1"
 MAINNET = fixtures_dir() / "mainnet"
 BLOCKS = sorted((p.name for p in MAINNET.iterdir() if p.name.isdigit()), key=int) if MAINNET.is_dir() else []
+SYNTHETIC = fixtures_dir() / "synthetic"
+SYNTHETIC_BLOCKS = sorted(p.name for p in SYNTHETIC.iterdir() if p.is_dir()) if SYNTHETIC.is_dir() else []
 FEW_BLOCKS = ["116525", "2675000", "4864590", "8889776", "12244000", "19932148"]
 
 
@@ -63,10 +66,10 @@ def assert_same(block: SyntheticBlock, expected: tuple, workers: int, **options)
 _loaded: dict[str, tuple[SyntheticBlock, tuple]] = {}
 
 
-def mainnet_block(name: str, fixture_path) -> tuple[SyntheticBlock, tuple]:
-    """The block and its sequential outcome (cached: several tests compare against it)."""
+def mainnet_block(name: str, fixture_path, kind: str = "mainnet") -> tuple[SyntheticBlock, tuple]:
+    """The fixture block and its sequential outcome (cached: several tests compare against it)."""
     if name not in _loaded:
-        block = read_block_folder(fixture_path("mainnet", name))
+        block = read_block_folder(fixture_path(kind, name))
         fork = mainnet_fork(block.header.number, block.header.timestamp)
         synthetic = SyntheticBlock(block_env(block.header, fork, block.block_hashes), block.transactions,
                                    recover_senders(block, fork),
@@ -84,6 +87,14 @@ def test_mainnet_block_on_worker_processes(name, fixture_path):
             stats = assert_same(block, expected, workers)
             if stats is not None:
                 assert stats.executions >= len(stats.chunks) and stats.worker_restarts == 0
+
+
+@pytest.mark.parametrize("name", SYNTHETIC_BLOCKS)
+def test_synthetic_fixture_block(name, fixture_path):
+    """Prague/Osaka/BPO2 blocks: EIP-7702 delegations, blobs against the block's blob gas, ..."""
+    block, expected = mainnet_block(name, fixture_path, "synthetic")
+    for workers, transport, chunk_txs in ((2, None, None), (3, SimulatedTransport(5), 1)):
+        assert_same(block, expected, workers, transport=transport, chunk_txs=chunk_txs)
 
 
 @pytest.mark.parametrize("name", FEW_BLOCKS)
@@ -154,6 +165,18 @@ def test_block_gas_limit_exceeded_raises_the_sequential_error(gas_limit):
     stats = assert_same(block, expected, 2, transport=SimulatedTransport(1), chunk_txs=3)
     assert stats is None  # it raised
     assert_same(block, expected, 2)
+
+
+def test_block_blob_gas_exceeded_raises_the_sequential_error():
+    block = value_transfers(6, "Cancun")
+    blobs = (b"\x01" + bytes(31),) * 3  # Cancun allows 6 blobs per block
+    block.txs = [Transaction(type=3, chain_id=1, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=100,
+                             gas_limit=21_000, to=tx.to, value=1, max_fee_per_blob_gas=10,
+                             blob_versioned_hashes=blobs) for tx in block.txs]
+    expected = sequential_outcome(block)
+    assert expected[0].startswith("InvalidBlock: transaction 2: TYPE_3_TX_MAX_BLOB_GAS_ALLOWANCE_EXCEEDED")
+    assert_same(block, expected, 2)
+    assert_same(block, expected, 3, transport=SimulatedTransport(2), chunk_txs=1)
 
 
 def test_invalid_transaction_raises_the_sequential_error():

@@ -87,12 +87,13 @@ class ProcessTransport:
 
     SWITCH_INTERVAL = 0.0005
 
-    def __init__(self, kill_after: dict[int, int] | None = None) -> None:
+    def __init__(self, kill_after: dict[int, int] | None = None, local_worker: bool = True) -> None:
         """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
         with SIGKILL right after its n-th message arrives, while it still holds queued tasks
-        (worker 0, the thread, cannot be killed)."""
-        if kill_after and 0 in kill_after:
+        (worker 0, the thread, cannot be killed). `local_worker`: False forks every worker."""
+        if kill_after and 0 in kill_after and local_worker:
             raise ValueError("worker 0 is a thread of this process")
+        self.local_worker = local_worker
         self.kill_after = dict(kill_after or {})
         self.pids: list[int | None] = []  # None for the thread
         self.conns: list[Connection] = []
@@ -108,10 +109,11 @@ class ProcessTransport:
         self.conns = [None] * count
         self.received = [0] * count
         gc.freeze()
-        for worker in range(1, count):  # fork before any thread of ours runs
+        for worker in range(1 if self.local_worker else 0, count):  # fork before any thread of ours runs
             self._fork(worker, make_core)
-        self._start_thread(make_core)
-        sys.setswitchinterval(self.SWITCH_INTERVAL)
+        if self.local_worker:
+            self._start_thread(make_core)
+            sys.setswitchinterval(self.SWITCH_INTERVAL)
 
     def _start_thread(self, make_core: CoreFactory) -> None:
         ours, theirs = Pipe()
@@ -152,7 +154,7 @@ class ProcessTransport:
 
     def send(self, worker: int, ops: list) -> None:
         data = pickle.dumps(ops, protocol=_PROTOCOL)
-        if worker == 0:
+        if worker == 0 and self.local_worker:
             self.inbox.put(data)
             return
         try:
@@ -178,7 +180,7 @@ class ProcessTransport:
     def restart(self, worker: int, make_core: CoreFactory) -> None:
         self.selector.unregister(self.conns[worker])
         self.conns[worker].close()
-        if worker == 0:  # the thread failed (it printed why)
+        if worker == 0 and self.local_worker:  # the thread failed (it printed why)
             self.thread.join()
             self.inbox = queue.SimpleQueue()
             self._start_thread(make_core)
@@ -188,22 +190,25 @@ class ProcessTransport:
 
     def close(self) -> None:
         self.inbox.put(_STOP_BATCH)
-        for conn in self.conns[1:]:
-            try:
-                conn.send_bytes(_STOP_BATCH)
-            except OSError:
-                pass
-        self.thread.join()
+        for worker, conn in enumerate(self.conns):
+            if self.pids[worker] is not None:
+                try:
+                    conn.send_bytes(_STOP_BATCH)
+                except OSError:
+                    pass
+        if self.thread is not None:
+            self.thread.join()
         self._release()
 
     def abort(self) -> None:
         """Stop the workers without waiting for them to finish their tasks (on an error)."""
-        for pid in self.pids[1:]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.inbox.put(_STOP_BATCH)  # the thread stops after its current task
+        for pid in self.pids:
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.inbox.put(_STOP_BATCH)  # the thread, if any, stops after its current task
         self._release()
 
     def _release(self) -> None:
@@ -213,7 +218,7 @@ class ProcessTransport:
             conn.close()
         self.selector.close()
         # Reap in the background: a big child takes milliseconds to tear down its memory.
-        threading.Thread(target=_reap, args=(self.pids[1:],), daemon=True).start()
+        threading.Thread(target=_reap, args=([pid for pid in self.pids if pid is not None],), daemon=True).start()
 
 
 def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, conn: Connection) -> None:
