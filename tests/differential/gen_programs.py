@@ -1,4 +1,5 @@
-"""Bytecode: the EIP-7939 CLZ opcode on its edge values, and random programs.
+"""Bytecode: the EIP-7939 CLZ opcode on its edge values, random programs, and the exact gas a
+random program needs (`generate_gas_boundary`).
 
 A random program is a sequence of statements, each an opcode with arguments chosen for its role:
 numbers are drawn from interesting values (0, 1, powers of two and their neighbours, 2^255,
