@@ -35,6 +35,9 @@ def build_transaction(test: StateTest, entry: PostEntry) -> Transaction:
     gas_limit = t.gas_limits[entry.gas_index]
     if value >= UINT256_LIMIT or gas_limit >= UINT256_LIMIT:
         raise InvalidTransaction("RLP_INVALID_VALUE", "a field does not fit in 256 bits")
+    if t.authorization_list and any(a.nonce >= 1 << 64 or a.y_parity >= 1 << 8 for a in t.authorization_list):
+        # EIP-7702 bounds the tuple's fields: such a transaction cannot even be encoded
+        raise InvalidTransaction("TYPE_4_INVALID_AUTHORIZATION_FORMAT", "an authorization field is out of bounds")
     access_list = t.access_lists[entry.data_index] if t.access_lists else None
     fields = dict(nonce=t.nonce, gas_limit=gas_limit, to=t.to, value=value, data=t.data[entry.data_index],
                   chain_id=test.config.chain_id)
