@@ -1,4 +1,4 @@
-"""POINT_EVALUATION (EIP-4844) and P256VERIFY (EIP-7951).
+"""P256VERIFY (EIP-7951).
 
 P256VERIFY's official vectors (Wycheproof and more) run in test_precompiles_fixtures.py.
 """
@@ -6,76 +6,13 @@ from __future__ import annotations
 
 import hashlib
 
-import ckzg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from parevm.evm import precompiles as pc
-from parevm.evm.precompiles import kzg
 from parevm.evm.precompiles.p256 import SECP256R1_N, SECP256R1_P
-
-# --- point evaluation --------------------------------------------------------------------------
-
-INFINITY_G1 = b"\xc0" + bytes(47)  # compressed point at infinity: the commitment to the zero blob
-SUCCESS = (4096).to_bytes(32, "big") + kzg.BLS_MODULUS.to_bytes(32, "big")
-
-
-def evaluation_input(commitment: bytes, z: bytes, y: bytes, proof: bytes) -> bytes:
-    return kzg.kzg_to_versioned_hash(commitment) + z + y + commitment + proof
-
-
-@pytest.fixture(scope="module")
-def blob_proof():
-    """(commitment, z, y, proof) for a blob with non-trivial contents, made by ckzg."""
-    blob = b"".join((i * 7919 + 3).to_bytes(32, "big") for i in range(4096))
-    setup = kzg.trusted_setup()
-    commitment = ckzg.blob_to_kzg_commitment(blob, setup)
-    z = (2**200 + 12345).to_bytes(32, "big")
-    proof, y = ckzg.compute_kzg_proof(blob, z, setup)
-    return commitment, z, y, proof
-
-
-def test_trusted_setup_is_the_mainnet_file():
-    # sha256 of src/trusted_setup.txt in ckzg 2.1.8's source distribution.
-    digest = hashlib.sha256(kzg._SETUP_PATH.read_bytes()).hexdigest()
-    assert digest == "d39b9f2d047cc9dca2de58f264b6a09448ccd34db967881a6713eacacf0f26b7"
-
-
-def test_point_evaluation_zero_polynomial():
-    data = evaluation_input(INFINITY_G1, (5).to_bytes(32, "big"), bytes(32), INFINITY_G1)
-    assert pc.POINT_EVALUATION.gas(data) == 50000
-    assert pc.POINT_EVALUATION.run(data) == SUCCESS
-    wrong_value = evaluation_input(INFINITY_G1, (5).to_bytes(32, "big"), (1).to_bytes(32, "big"), INFINITY_G1)
-    with pytest.raises(pc.PrecompileError):
-        pc.POINT_EVALUATION.run(wrong_value)
-
-
-def test_point_evaluation_valid_proof(blob_proof):
-    assert pc.POINT_EVALUATION.run(evaluation_input(*blob_proof)) == SUCCESS
-
-
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        lambda d: d[:-1],  # 191 bytes
-        lambda d: d + b"\x00",  # 193 bytes
-        lambda d: b"\x02" + d[1:],  # versioned hash with the wrong version
-        lambda d: d[:31] + bytes([d[31] ^ 1]) + d[32:],  # versioned hash of another commitment
-        lambda d: d[:64] + ((int.from_bytes(d[64:96], "big") + 1) % kzg.BLS_MODULUS).to_bytes(32, "big") + d[96:],
-        lambda d: d[:32] + kzg.BLS_MODULUS.to_bytes(32, "big") + d[64:],  # z not canonical
-        lambda d: d[:64] + (int.from_bytes(d[64:96], "big") + kzg.BLS_MODULUS).to_bytes(32, "big") + d[96:],
-        lambda d: d[:144] + INFINITY_G1,  # another proof
-        lambda d: d[:144] + bytes(48),  # proof that is no point encoding at all
-    ],
-)
-def test_point_evaluation_rejects(blob_proof, mutate):
-    with pytest.raises(pc.PrecompileError):
-        pc.POINT_EVALUATION.run(mutate(evaluation_input(*blob_proof)))
-
-
-# --- P256VERIFY --------------------------------------------------------------------------------
 
 TRUE = (1).to_bytes(32, "big")
 

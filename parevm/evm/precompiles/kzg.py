@@ -1,18 +1,18 @@
 """POINT_EVALUATION (0x0a, EIP-4844): verify a KZG proof that a blob's polynomial has value
-y at point z, using c-kzg-4844 (ckzg) and Ethereum's mainnet trusted setup.
+y at point z, on arkworks (py-arkworks-bls12381).
 
-The ckzg wheel carries no setup file; `trusted_setup.txt` beside this module is the one that
-ckzg's own source distribution ships (src/trusted_setup.txt, the KZG ceremony output).
-Loading it takes about a second, so it is done on first use; a parent process can call
-`trusted_setup()` before forking workers so that they share it.
+Checking one proof needs a single point of Ethereum's trusted setup, [tau]G2, so that point is
+embedded here instead of loading the whole setup (4096+ G1 points, over a second to parse and
+validate). The check is EIP-4844's `verify_kzg_proof_impl`,
+    e(C - [y]G1, G2) == e(proof, [tau]G2 - [z]G2),
+rearranged to keep every scalar multiplication in G1:
+    e(C - [y]G1 + [z]proof, -G2) * e(proof, [tau]G2) == 1.
 """
 from __future__ import annotations
 
 import hashlib
-from functools import cache
-from pathlib import Path
 
-import ckzg
+from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
 
 from .base import Precompile, PrecompileError, fixed_gas
 
@@ -20,19 +20,51 @@ FIELD_ELEMENTS_PER_BLOB = 4096
 BLS_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 VERSIONED_HASH_VERSION_KZG = b"\x01"
 
-_SETUP_PATH = Path(__file__).with_name("trusted_setup.txt")
+# [tau]G2 of the mainnet KZG ceremony (KZG_SETUP_G2_MONOMIAL[1]), compressed.
+TAU_G2_COMPRESSED = bytes.fromhex(
+    "b5bfd7dd8cdeb128843bc287230af38926187075cbfbefa81009a2ce615ac53d"
+    "2914e5870cb452d2afaaab24f3499f72185cbfee53492714734429b7b38608e2"
+    "3926c911cceceac9a36851477ba4c60b087041de621000edc98edada20c1def2"
+)
+G1_INFINITY_COMPRESSED = b"\xc0" + bytes(47)
+
+_INFINITY_FLAG = 0x40
+_G1_GENERATOR = G1Point()
+_G1_IDENTITY = G1Point.identity()
+_PAIRING_G2_POINTS = [-G2Point(), G2Point.from_compressed_bytes(TAU_G2_COMPRESSED)]
 _INPUT_SIZE = 192
 _SUCCESS_OUTPUT = FIELD_ELEMENTS_PER_BLOB.to_bytes(32, "big") + BLS_MODULUS.to_bytes(32, "big")
 
 
-@cache
-def trusted_setup():
-    """The loaded mainnet setup (no precomputation: verification does not use it)."""
-    return ckzg.load_trusted_setup(str(_SETUP_PATH), 0)
-
-
 def kzg_to_versioned_hash(commitment: bytes) -> bytes:
     return VERSIONED_HASH_VERSION_KZG + hashlib.sha256(commitment).digest()[1:]
+
+
+def _decode_g1(encoding: bytes) -> G1Point:
+    """A 48-byte commitment or proof, accepted exactly when blst (so ckzg) accepts it: the
+    compressed form with canonical x, on the curve and in the order-r subgroup. arkworks
+    checks all of that but reads anything with the infinity flag as infinity, so the one
+    valid infinity encoding is matched here. Raises ValueError."""
+    if encoding[0] & _INFINITY_FLAG:
+        if encoding != G1_INFINITY_COMPRESSED:
+            raise ValueError("non-canonical encoding of the point at infinity")
+        return _G1_IDENTITY
+    return G1Point.from_compressed_bytes(encoding)
+
+
+def verify_kzg_proof(commitment: bytes, z: bytes, y: bytes, proof: bytes) -> bool:
+    """Whether `proof` shows that the polynomial committed to by `commitment` takes value `y`
+    at `z` (EIP-4844's `verify_kzg_proof`). Raises PrecompileError for inputs the spec rejects
+    before verifying: a bad point encoding, or z or y not below BLS_MODULUS."""
+    try:
+        z_scalar = Scalar.from_be_bytes(z)  # rejects values >= BLS_MODULUS
+        y_scalar = Scalar.from_be_bytes(y)
+        commitment_point = _decode_g1(commitment)
+        proof_point = _decode_g1(proof)
+    except ValueError as error:
+        raise PrecompileError(f"KZG input rejected: {error}") from None
+    shifted_commitment = commitment_point - _G1_GENERATOR * y_scalar + proof_point * z_scalar
+    return GT.pairing_check([shifted_commitment, proof_point], _PAIRING_G2_POINTS)
 
 
 def _point_evaluation(data: bytes) -> bytes:
@@ -42,12 +74,7 @@ def _point_evaluation(data: bytes) -> bytes:
     commitment, proof = data[96:144], data[144:192]
     if kzg_to_versioned_hash(commitment) != versioned_hash:
         raise PrecompileError("versioned hash does not match the commitment")
-    try:
-        # ckzg raises on malformed input: z or y not below BLS_MODULUS, bad point encodings.
-        valid = ckzg.verify_kzg_proof(commitment, z, y, proof, trusted_setup())
-    except RuntimeError as error:
-        raise PrecompileError(f"KZG input rejected: {error}") from None
-    if not valid:
+    if not verify_kzg_proof(commitment, z, y, proof):
         raise PrecompileError("KZG proof does not verify")
     return _SUCCESS_OUTPUT
 
