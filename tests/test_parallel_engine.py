@@ -217,8 +217,10 @@ def test_statistics_describe_every_transaction():
     stats = assert_same(block, sequential_outcome(block), 2, transport=SimulatedTransport(3), chunk_txs=3,
                         record_access=True)
     n = len(block.txs)
-    assert [first for first, _ in stats.chunks] == list(range(0, n, 3))
-    assert stats.chunks[-1][1] == n
+    ranges = sorted(stats.chunks + stats.sequential)  # they partition the block
+    assert ranges[0][0] == 0 and ranges[-1][1] == n and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(last - first <= 3 for first, last in stats.chunks)
+    assert stats.sequential  # a chain: the epoch gave up and ran the rest sequentially
     for per_tx in (stats.aborts, stats.dependency_waits, stats.incarnations, stats.tx_seconds, stats.reads,
                    stats.writes):
         assert len(per_tx) == n
@@ -228,6 +230,17 @@ def test_statistics_describe_every_transaction():
     for reads, writes in zip(stats.reads, stats.writes):
         assert ("slot", PROBE, 0) in reads and ("slot", PROBE, 0) in writes
         assert ("delta", COINBASE) in writes  # the fee, without reading the coinbase balance
+
+
+@pytest.mark.parametrize("transport", [SimulatedTransport(11), ProcessTransport()], ids=["simulated", "processes"])
+def test_a_chain_runs_sequentially_between_epochs(transport):
+    block = hot_slot_block(1500)
+    stats = assert_same(block, sequential_outcome(block), 2, transport=transport, chunk_txs=4)
+    assert stats.epochs >= 2 and len(stats.sequential) >= 2
+    ranges = sorted(stats.chunks + stats.sequential)
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:])) and ranges[-1][1] == len(block.txs)
+    stretches = [last - first for first, last in stats.sequential]
+    assert stretches[1] >= 2 * stretches[0]  # consecutive give-ups double the stretch
 
 
 def test_process_statistics_report_time_per_worker():

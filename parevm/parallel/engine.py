@@ -39,17 +39,22 @@ Shape (design choices and why):
   On a chain of dependent chunks it shrinks to a few, and while it is at most `LANE_WINDOW` every
   chunk in flight goes to one worker (the lane), so the chain runs back to back on one replica
   instead of the other workers executing chunks that are bound to fail (on two cores that waste
-  would take CPU from the useful chain). In the lane the window stays put; after `probe_interval`
-  advances it is set just past `LANE_WINDOW`, so the next chunk probes another worker: if that
-  aborts, the lane resumes and the interval doubles (a long chain costs one wasted chunk per
-  `MAX_PROBE_INTERVAL`); if not, the window grows and the interval resets.
-* **Commit in block order.** Once the scheduler is done, every chunk's reads have been validated
-  against the final versions, so applying the chunks' write sets in order to `state` gives the
-  sequential state. Block-level rules the workers could not check (cumulative gas and blob gas
-  against the block's limits) are checked here in order; at the first transaction that fails them
-  or that raised (an `InvalidTransaction` or any other exception that survived validation), the
-  block is finished sequentially from that chunk on (the sequential executor's loop, with the gas
-  used so far), so the error raised is the sequential one.
+  would take CPU from the useful chain). After `PROBE_INTERVAL` advances in the lane the window is
+  set just past `LANE_WINDOW`, so the next chunk probes another worker: if nothing aborts, the
+  window keeps growing; if something does, the chain goes on (see the next point).
+* **A chain is run sequentially.** Block-STM cannot beat sequential execution on a chain of
+  dependent transactions, and its messages and validations make it slower. So a run of the
+  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails again: it
+  stops at the executed prefix, commits it, and the next transactions run sequentially, in this
+  process, for a stretch twice as long as the epoch (doubling while epochs keep giving up); then a
+  new epoch starts, in the lane, with workers forked from the state as it is then.
+* **Commit in block order.** Chunks below the executed prefix, after all due validations, have
+  had their reads validated against final versions, so applying their write sets in order to
+  `state` gives the sequential state: an epoch commits them when it is done or gives up.
+  Block-level rules the workers could not check (cumulative gas and blob gas against the block's
+  limits) are checked then, in order; at the first transaction that fails them or that raised (an
+  `InvalidTransaction` or any other exception that survived validation), the block is finished
+  sequentially from that chunk on, so the error raised is the sequential one.
 """
 from __future__ import annotations
 
@@ -63,19 +68,20 @@ from parevm.block.sequential import InvalidBlock
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import GAS_PER_BLOB, InvalidTransaction, TxResult, execute_transaction
 from parevm.parallel.chunks import ChunkPlanner
-from parevm.parallel.executor import BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, TxFailed, WorkerCore
+from parevm.parallel.executor import (BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, RecordingState, TxFailed,
+                                      WorkerCore, write_locations)
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory
 from parevm.parallel.scheduler import EXECUTED, Scheduler
 from parevm.parallel.workers import ProcessTransport, Transport
 from parevm.state.block_state import BlockState
-from parevm.state.tx_state import TxState
+from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
 
 QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
-PROBE_INTERVAL = 8  # lane advances before trying another worker again (doubles while that fails)
-MAX_PROBE_INTERVAL = 64
+PROBE_INTERVAL = 8  # lane advances before a chunk is tried on another worker
+MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -89,7 +95,9 @@ class EngineStats:
 
     workers: int
     transactions: int
-    chunks: list[tuple[int, int]] = field(default_factory=list)  # [first, last) transaction ranges
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # [first, last) transaction ranges, all epochs
+    sequential: list[tuple[int, int]] = field(default_factory=list)  # ranges run sequentially (chains, errors)
+    epochs: int = 0
     executions: int = 0  # chunk executions completed (with a read and write set)
     tx_executions: int = 0  # transactions in those
     re_executions: int = 0  # of those, incarnations > 0
@@ -105,7 +113,7 @@ class EngineStats:
     worker_cpu: list[float] = field(default_factory=list)  # per worker slot: CPU seconds (all it did)
     worker_restarts: int = 0
     lost_tasks: int = 0  # tasks that were with a dead worker, handed out again
-    fallback_from: int | None = None  # first tx finished by the sequential executor (block-level failure)
+    fallback_from: int | None = None  # first tx finished sequentially because one failed (see engine)
     wall_time: float = 0.0
     coordinator_busy: float = 0.0  # coordinator time outside waiting for workers
     coordinator_cpu: float = 0.0  # coordinator process CPU seconds (with a worker thread's, if any)
@@ -121,23 +129,123 @@ def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction
     `InvalidBlock`), plus statistics.
 
     `record_access` lists each transaction's read and write locations in the statistics;
-    `transport` defaults to forked processes; `chunk_txs` fixes the chunk size (adaptive if None)."""
+    `transport` defaults to forked processes (one instance serves every epoch of the block);
+    `chunk_txs` fixes the chunk size (adaptive if None)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    engine = BlockSTM(block_env, txs, senders, state, workers, transport or ProcessTransport(),
-                      ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access)
-    return engine.run()
+    return BlockRun(block_env, txs, senders, state, workers, transport or ProcessTransport(),
+                    ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access).execute()
+
+
+class BlockRun:
+    """One block: epochs of Block-STM and sequential stretches between them, committed in order."""
+
+    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
+                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool) -> None:
+        self.env = env
+        self.txs = txs
+        self.senders = senders
+        self.state = state
+        self.workers = workers
+        self.transport = transport
+        self.planner = planner
+        self.record_access = record_access
+        self.results: list[TxResult] = []
+        self.gas_used = self.blob_gas_used = 0
+        self.max_blob_gas = env.fork.blob_schedule.max * GAS_PER_BLOB if env.fork.blob_schedule else 0
+        self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers, worker_cpu=[0.0] * workers)
+        if record_access:
+            self.stats.reads, self.stats.writes = [], []
+
+    def execute(self) -> tuple[list[TxResult], EngineStats]:
+        started = perf_counter()
+        cpu_started = process_time()
+        stats = self.stats
+        count = len(self.txs)
+        first = stretch = 0
+        while first < count:
+            stats.epochs += 1
+            stop = BlockSTM(self, first, dependent=stretch > 0).run()
+            if stop == count:
+                break
+            stretch = max(MIN_STRETCH, 2 * (stop - first), 2 * stretch)
+            first = min(count, stop + stretch)
+            self.run_sequentially(stop, first)
+        stats.wall_time = perf_counter() - started
+        stats.coordinator_cpu = process_time() - cpu_started
+        return self.results, stats
+
+    def commit_chunk(self, first: int, results: list, seconds: list[float], access: list | None,
+                     writes: TxWrites, attempts: tuple[int, int, int]) -> bool:
+        """Apply a final chunk, checking the block-level rules; False if a transaction in it fails
+        them or failed (then the rest of the block has been run sequentially: it raised, normally)."""
+        env, txs = self.env, self.txs
+        gas_used, blob_gas_used = self.gas_used, self.blob_gas_used
+        for index, result in enumerate(results, first):
+            tx = txs[index]
+            # validate_transaction's two checks that depend on the transactions before
+            if (type(result) is TxFailed or tx.gas_limit > env.gas_limit - gas_used
+                    or (tx.type == 3 and GAS_PER_BLOB * len(tx.blob_versioned_hashes)
+                        > self.max_blob_gas - blob_gas_used)):
+                self.stats.fallback_from = first
+                self.run_sequentially(first, len(txs))
+                return False
+            gas_used += result[1]
+            blob_gas_used += result[4]
+        self.gas_used, self.blob_gas_used = gas_used, blob_gas_used
+        self.results += [TxResult(*result) for result in results]
+        self.state.apply(writes)
+        stats = self.stats
+        aborts, waits, incarnations = attempts
+        size = len(results)
+        stats.aborts += [aborts] * size
+        stats.dependency_waits += [waits] * size
+        stats.incarnations += [incarnations] * size
+        stats.tx_seconds += seconds
+        if access is not None:
+            stats.reads += [reads for reads, _ in access]
+            stats.writes += [written for _, written in access]
+        return True
+
+    def run_sequentially(self, first: int, last: int) -> None:
+        """Transactions first..last-1 exactly as `parevm.block.sequential.execute_transactions`
+        runs them (same checks, same error), after the gas the block has used so far."""
+        env, txs, senders, state, stats = self.env, self.txs, self.senders, self.state, self.stats
+        stats.sequential.append((first, last))
+        for index in range(first, last):
+            started = perf_counter()
+            backing = RecordingState(state) if self.record_access else state
+            tx_state = TxState(backing)
+            try:
+                result = execute_transaction(txs[index], senders[index], tx_state, env, self.gas_used,
+                                             self.blob_gas_used)
+            except InvalidTransaction as exc:
+                raise InvalidBlock(f"transaction {index}: {exc}") from None
+            writes = tx_state.writes()
+            state.apply(writes)
+            self.gas_used += result.gas_used
+            self.blob_gas_used += result.blob_gas_used
+            self.results.append(result)
+            stats.aborts.append(0)
+            stats.dependency_waits.append(0)
+            stats.incarnations.append(1)
+            stats.tx_seconds.append(perf_counter() - started)
+            if self.record_access:
+                stats.reads.append(tuple(backing.reads))
+                stats.writes.append(write_locations(writes))
 
 
 class ChunkTable:
-    """The block's chunks, cut when the scheduler asks for one more (`add`), and what is known
-    of each one's latest execution. (Separate from the engine so that the scheduler holding
-    `add` does not make the engine a reference cycle, freed only by a full collection.)"""
+    """An epoch's chunks, cut when the scheduler asks for one more (`add`), and what is known of
+    each one's latest execution. (Separate from the epoch so that the scheduler holding `add` does
+    not make the epoch a reference cycle, freed only by a full collection.)"""
 
-    __slots__ = ("planner", "count", "ranges", "read_sets", "outcomes", "incarnations", "aborts", "waits")
+    __slots__ = ("planner", "start", "count", "ranges", "read_sets", "outcomes", "incarnations", "aborts",
+                 "waits")
 
-    def __init__(self, planner: ChunkPlanner, count: int) -> None:
+    def __init__(self, planner: ChunkPlanner, start: int, count: int) -> None:
         self.planner = planner
+        self.start = start  # the epoch's first transaction
         self.count = count  # transactions in the block
         self.ranges: list[tuple[int, int]] = []  # [first, last) transactions
         self.read_sets: list[tuple | None] = []
@@ -161,24 +269,21 @@ class ChunkTable:
     def first(self, chunk: int) -> int:
         """The first transaction of `chunk` (of the next chunk to cut, if `chunk` is that)."""
         ranges = self.ranges
-        return ranges[chunk][0] if chunk < len(ranges) else ranges[-1][1] if ranges else 0
+        return ranges[chunk][0] if chunk < len(ranges) else ranges[-1][1] if ranges else self.start
 
 
 class BlockSTM:
-    """The coordinator: scheduler, authoritative multi-version memory, validation, dispatch, commit."""
+    """One epoch's coordinator: scheduler, authoritative multi-version memory, validation, dispatch."""
 
-    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
-                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool) -> None:
-        self.env = env
-        self.txs = txs
-        self.senders = senders
-        self.state = state
-        self.workers = workers
-        self.transport = transport
-        self.planner = planner
-        self.record_access = record_access
-        self.mv = MVMemory(state)
-        self.chunks = ChunkTable(planner, len(txs))
+    def __init__(self, run: BlockRun, first: int, dependent: bool) -> None:
+        self.run_ = run
+        self.txs = run.txs
+        self.workers = workers = run.workers
+        self.transport = run.transport
+        self.planner = run.planner
+        self.stats = run.stats
+        self.mv = MVMemory(run.state)
+        self.chunks = ChunkTable(run.planner, first, len(run.txs))
         self.scheduler = Scheduler(self.chunks.add)
         self.inflight: list[set[int]] = [set() for _ in range(workers)]
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
@@ -187,49 +292,49 @@ class BlockSTM:
         self.outbox: list[list] = [[] for _ in range(workers)]
         # Write sets not yet sent to each worker, while no abort has shown that chunks read each
         # other's writes (then replicas need only their own): None once they are sent as recorded.
-        self.held_writes: list[list] | None = [[] for _ in range(workers)]
+        self.held_writes: list[list] | None = None if dependent else [[] for _ in range(workers)]
         self.executed_prefix = 0  # the lowest chunk not EXECUTED
-        self.window = 4.0 * workers  # chunks from there that may be handed out
+        self.window = MIN_WINDOW if dependent else 4.0 * workers  # chunks from there that may be handed out
         self.max_window = 64.0 * workers
-        self.probe_interval = PROBE_INTERVAL
         self.lane_advances = 0
-        self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers, worker_cpu=[0.0] * workers)
-        self.worker_cpu_base = [0.0] * workers  # CPU of the slot's dead processes
+        self.probing = False
+        self.giving_up = False
+        self.worker_cpu_base = list(run.stats.worker_cpu)  # CPU of the slots' earlier processes
 
-    # ------------------------------------------------------------------ the block
-    def run(self) -> tuple[list[TxResult], EngineStats]:
-        started = perf_counter()
-        cpu_started = process_time()
+    def run(self) -> int:
+        """Execute the epoch and commit it; returns the first transaction not committed (the
+        block's length when done)."""
         waiting = 0.0
-        if self.txs:
-            self.transport.start(self._make_core, self.workers)
-            try:
+        started = perf_counter()
+        self.transport.start(self._make_core, self.workers)
+        try:
+            self._pump()
+            while not (self.scheduler.done() or self.giving_up):
+                if not self.holder:
+                    raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")
+                wait_started = perf_counter()
+                news = self.transport.receive()
+                waiting += perf_counter() - wait_started
+                for worker, outcomes in news:
+                    if outcomes is None:
+                        self._worker_died(worker)
+                    else:
+                        for outcome in outcomes:
+                            self._on_outcome(worker, outcome)
                 self._pump()
-                while not self.scheduler.done():
-                    if not self.holder:
-                        raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")
-                    wait_started = perf_counter()
-                    news = self.transport.receive()
-                    waiting += perf_counter() - wait_started
-                    for worker, outcomes in news:
-                        if outcomes is None:
-                            self._worker_died(worker)
-                        else:
-                            for outcome in outcomes:
-                                self._on_outcome(worker, outcome)
-                    self._pump()
-            except BaseException:
-                self.transport.abort()
-                raise
+        except BaseException:
+            self.transport.abort()
+            raise
+        if self.giving_up:
+            self.transport.abort()  # what is still running is past the prefix: not needed
+        else:
             self.transport.close()
         commit_started = perf_counter()
-        results = self._commit()
+        stop = self._commit()
         stats = self.stats
-        stats.commit_time = perf_counter() - commit_started
-        stats.wall_time = perf_counter() - started
-        stats.coordinator_busy = stats.wall_time - waiting
-        stats.coordinator_cpu = process_time() - cpu_started
-        return results, stats
+        stats.commit_time += perf_counter() - commit_started
+        stats.coordinator_busy += perf_counter() - started - waiting
+        return stop
 
     def _state(self) -> str:
         s = self.scheduler
@@ -239,14 +344,15 @@ class BlockSTM:
                 f"ready {self.ready[:4]}, status {[(i, s.status[i], s.incarnation[i]) for i in around]}")
 
     def _make_core(self) -> WorkerCore:
-        return WorkerCore(self.env, self.txs, self.senders, self.mv.clone(), self.record_access)
+        run = self.run_
+        return WorkerCore(run.env, run.txs, run.senders, self.mv.clone(), run.record_access)
 
     # ------------------------------------------------------------------ handing out work
     def _pump(self) -> None:
         """Run every validation due (inline: they are cheap), then hand out executions inside the
-        window while workers have room. Tasks are taken from the scheduler only when a worker can
-        take them, so `execution_idx` stays close to what is in flight and a lowered
-        `validation_idx` re-walks only that."""
+        window while workers have room (none once the epoch gives up). Tasks are taken from the
+        scheduler only when a worker can take them, so `execution_idx` stays close to what is in
+        flight and a lowered `validation_idx` re-walks only that."""
         scheduler, ready = self.scheduler, self.ready
         while True:
             if scheduler.validation_idx < scheduler.execution_idx:
@@ -255,6 +361,8 @@ class BlockSTM:
                     self._validate(*task)
                 continue
             limit = self._window_end()
+            if self.giving_up:
+                break
             if ready and ready[0][0] < scheduler.execution_idx:  # a re-execution or retry comes first
                 chunk = ready[0][0]
                 worker = self._choose_worker(chunk) if chunk < limit else None
@@ -285,12 +393,12 @@ class BlockSTM:
             if self.window > LANE_WINDOW:
                 self.window = min(self.window + 1, self.max_window)
                 if self.window > 2 * LANE_WINDOW:
-                    self.probe_interval = PROBE_INTERVAL  # chunks run spread out again
+                    self.probing = False  # chunks run spread out again
             else:
                 self.lane_advances += 1
-                if self.lane_advances >= self.probe_interval:
+                if self.lane_advances >= PROBE_INTERVAL:
                     self.lane_advances = 0
-                    self.probe_interval = min(2 * self.probe_interval, MAX_PROBE_INTERVAL)
+                    self.probing = True
                     self.window = LANE_WINDOW + 1.0
         self.executed_prefix = prefix
         return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
@@ -369,6 +477,8 @@ class BlockSTM:
             self.chunks.aborts[chunk] += 1
             self.executed_prefix = min(self.executed_prefix, chunk)
             self.window = max(MIN_WINDOW, self.window / 2)
+            if self.probing:
+                self.giving_up = True  # the lane's chain goes on: run it sequentially
             self._release_held_writes()
             self.mv.mark_estimate(chunk)
             for ops in self.outbox:
@@ -401,63 +511,16 @@ class BlockSTM:
         self.transport.restart(worker, self._make_core)
 
     # ------------------------------------------------------------------ commit
-    def _commit(self) -> list[TxResult]:
-        """Apply the chunks' writes in block order, checking the block-level rules on the way."""
-        env, txs, state, stats = self.env, self.txs, self.state, self.stats
-        max_blob_gas = env.fork.blob_schedule.max * GAS_PER_BLOB if env.fork.blob_schedule else 0
-        results: list[TxResult] = []
-        gas_used = blob_gas_used = 0
-        for chunk, (first, last) in enumerate(self.chunks.ranges):
-            chunk_results, seconds, access = self.chunks.outcomes[chunk]
-            chunk_gas, chunk_blob_gas = gas_used, blob_gas_used
-            for index, result in enumerate(chunk_results, first):
-                tx = txs[index]
-                # validate_transaction's two checks that depend on the transactions before
-                if (type(result) is TxFailed or tx.gas_limit > env.gas_limit - gas_used
-                        or (tx.type == 3 and GAS_PER_BLOB * len(tx.blob_versioned_hashes)
-                            > max_blob_gas - blob_gas_used)):
-                    stats.fallback_from = first
-                    del results[first:]
-                    results += self._finish_sequentially(first, chunk_gas, chunk_blob_gas)
-                    self._collect_stats()
-                    return results
-                results.append(TxResult(*result))
-                gas_used += result[1]
-                blob_gas_used += result[4]
-            state.apply(self.mv.entries[chunk].tx_writes())
-        self._collect_stats()
-        return results
-
-    def _finish_sequentially(self, first: int, gas_used: int, blob_gas_used: int) -> list[TxResult]:
-        """`parevm.block.sequential.execute_transactions` from transaction `first` on (same checks,
-        same error), with the gas the transactions before it used."""
-        results = []
-        for index in range(first, len(self.txs)):
-            tx_state = TxState(self.state)
-            try:
-                result = execute_transaction(self.txs[index], self.senders[index], tx_state, self.env,
-                                             gas_used, blob_gas_used)
-            except InvalidTransaction as exc:
-                raise InvalidBlock(f"transaction {index}: {exc}") from None
-            self.state.apply(tx_state.writes())
-            gas_used += result.gas_used
-            blob_gas_used += result.blob_gas_used
-            results.append(result)
-        return results
-
-    def _collect_stats(self) -> None:
-        stats = self.stats
-        table = self.chunks
-        stats.chunks = table.ranges
-        if self.record_access:
-            stats.reads, stats.writes = [], []
-        for chunk, (first, last) in enumerate(table.ranges):
-            size = last - first
-            stats.aborts += [table.aborts[chunk]] * size
-            stats.dependency_waits += [table.waits[chunk]] * size
-            stats.incarnations += [table.incarnations[chunk]] * size
-            _, seconds, access = table.outcomes[chunk]
-            stats.tx_seconds += seconds
-            if access is not None:
-                stats.reads += [reads for reads, _ in access]
-                stats.writes += [writes for _, writes in access]
+    def _commit(self) -> int:
+        """Commit the chunks below the executed prefix (all of them when done): every validation
+        due has run, so their reads hold against final versions. Returns the next transaction."""
+        table, stats, run = self.chunks, self.stats, self.run_
+        final = len(table.ranges) if self.scheduler.done() else self.executed_prefix
+        for chunk in range(final):
+            first, last = table.ranges[chunk]
+            stats.chunks.append((first, last))
+            results, seconds, access = table.outcomes[chunk]
+            attempts = table.aborts[chunk], table.waits[chunk], table.incarnations[chunk]
+            if not run.commit_chunk(first, results, seconds, access, self.mv.entries[chunk].tx_writes(), attempts):
+                return len(self.txs)
+        return table.first(final)

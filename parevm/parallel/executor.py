@@ -28,6 +28,7 @@ from typing import NamedTuple, Sequence
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import execute_transaction
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory, ReadEstimate
+from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE, Code
 from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
@@ -212,6 +213,33 @@ class RecordingChunkReader(ChunkReader):
         return super().has_storage(address)
 
 
+class RecordingState:
+    """A `BlockState` as one transaction's backing, listing the locations it reads (for the
+    statistics of transactions run sequentially), named like `RecordingChunkReader`'s."""
+
+    __slots__ = ("state", "reads")
+
+    def __init__(self, state: BlockState) -> None:
+        self.state = state
+        self.reads: set[tuple] = set()
+
+    def read_account(self, address: bytes) -> tuple[int, int] | None:
+        self.reads.add(("account", address))
+        return self.state.read_account(address)
+
+    def read_code(self, address: bytes) -> Code:
+        self.reads.add(("code", address))
+        return self.state.read_code(address)
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        self.reads.add(("slot", address, slot))
+        return self.state.read_storage(address, slot)
+
+    def has_storage(self, address: bytes) -> bool:
+        self.reads.add(("storage", address))
+        return self.state.has_storage(address)
+
+
 def write_locations(writes: TxWrites) -> tuple:
     """A transaction's written locations, named like `RecordingChunkReader`'s reads ("delta": a
     balance increment that did not read the balance; "storage": a wipe)."""
@@ -221,10 +249,14 @@ def write_locations(writes: TxWrites) -> tuple:
             *(("storage", a) for a in writes.cleared_storage))
 
 
+class Cancelled(Exception):
+    """The worker was told to stop in the middle of a chunk (its epoch is over)."""
+
+
 class WorkerCore:
     """Replica, task queue and chunk execution of one worker."""
 
-    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks")
+    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled")
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
                  record_access: bool) -> None:
@@ -234,7 +266,7 @@ class WorkerCore:
         self.mv = mv
         self.record_access = record_access
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
-
+        self.cancelled = False  # set from another thread: stop at the next transaction
     def accept(self, ops: list) -> bool:
         """Take a batch of operations; False once told to stop."""
         mv = self.mv
@@ -266,6 +298,8 @@ class WorkerCore:
         access = [] if self.record_access else None
         tx_started = started
         for index in range(first, last):
+            if self.cancelled:
+                raise Cancelled
             tx_state = TxState(reader)
             try:
                 result = execute_transaction(txs[index], senders[index], tx_state, env)

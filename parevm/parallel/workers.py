@@ -37,14 +37,15 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Callable, Protocol
 
-from parevm.parallel.executor import STOP, WorkerCore
+from parevm.parallel.executor import STOP, Cancelled, WorkerCore
 
 CoreFactory = Callable[[], WorkerCore]
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Transport(Protocol):
-    def start(self, make_core: CoreFactory, count: int) -> None: ...
+    def start(self, make_core: CoreFactory, count: int) -> None:
+        """Start `count` workers (again after `close` or `abort`: one transport serves every epoch)."""
 
     def send(self, worker: int, ops: list) -> None: ...
 
@@ -53,7 +54,11 @@ class Transport(Protocol):
 
     def restart(self, worker: int, make_core: CoreFactory) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Stop the workers once they have finished their tasks."""
+
+    def abort(self) -> None:
+        """Stop the workers now (their tasks are not needed any more)."""
 
 
 def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[bytes], None]) -> None:
@@ -95,19 +100,17 @@ class ProcessTransport:
             raise ValueError("worker 0 is a thread of this process")
         self.local_worker = local_worker
         self.kill_after = dict(kill_after or {})
-        self.pids: list[int | None] = []  # None for the thread
-        self.conns: list[Connection] = []
-        self.received: list[int] = []
-        self.selector = selectors.DefaultSelector()
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()  # the thread's
-        self.thread: threading.Thread | None = None
-        self.thread_end: Connection | None = None  # the thread's end of its pipe (children close it)
         self.switch_interval = sys.getswitchinterval()
 
     def start(self, make_core: CoreFactory, count: int) -> None:
-        self.pids = [None] * count
-        self.conns = [None] * count
+        self.pids: list[int | None] = [None] * count  # None for the thread
+        self.conns: list[Connection | None] = [None] * count
         self.received = [0] * count
+        self.selector = selectors.DefaultSelector()
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()  # the thread's
+        self.thread: threading.Thread | None = None
+        self.thread_core: WorkerCore | None = None
+        self.thread_end: Connection | None = None  # the thread's end of its pipe (children close it)
         gc.freeze()
         for worker in range(1 if self.local_worker else 0, count):  # fork before any thread of ours runs
             self._fork(worker, make_core)
@@ -119,7 +122,9 @@ class ProcessTransport:
         ours, theirs = Pipe()
         self.conns[0], self.thread_end = ours, theirs
         self.selector.register(ours, selectors.EVENT_READ, 0)
-        self.thread = threading.Thread(target=_serve_thread, args=(make_core(), self.inbox, theirs), daemon=True)
+        self.thread_core = make_core()
+        self.thread = threading.Thread(target=_serve_thread, args=(self.thread_core, self.inbox, theirs),
+                                       daemon=True)
         self.thread.start()
 
     def _fork(self, worker: int, make_core: CoreFactory) -> None:
@@ -208,7 +213,9 @@ class ProcessTransport:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        self.inbox.put(_STOP_BATCH)  # the thread, if any, stops after its current task
+        if self.thread_core is not None:
+            self.thread_core.cancelled = True  # the thread stops at its next transaction
+        self.inbox.put(_STOP_BATCH)
         self._release()
 
     def _release(self) -> None:
@@ -224,6 +231,8 @@ class ProcessTransport:
 def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, conn: Connection) -> None:
     try:
         serve(core, inbox, conn.send_bytes)
+    except Cancelled:
+        pass
     except BaseException:
         traceback.print_exc()
     finally:
@@ -249,22 +258,24 @@ def _read_pipe(conn: Connection, inbox: queue.SimpleQueue) -> None:
 class ThreadTransport:
     """Worker threads in this process (each with its own replica)."""
 
-    def __init__(self) -> None:
+    def start(self, make_core: CoreFactory, count: int) -> None:
         self.inboxes: list[queue.SimpleQueue] = []
         self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
-
-    def start(self, make_core: CoreFactory, count: int) -> None:
+        self.cores: list[WorkerCore] = []
         for worker in range(count):
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             self.inboxes.append(inbox)
-            thread = threading.Thread(target=self._run, args=(worker, make_core(), inbox), daemon=True)
+            self.cores.append(make_core())
+            thread = threading.Thread(target=self._run, args=(worker, self.cores[-1], inbox), daemon=True)
             self.threads.append(thread)
             thread.start()
 
     def _run(self, worker: int, core: WorkerCore, inbox: queue.SimpleQueue) -> None:
         try:
             serve(core, inbox, lambda data: self.outcomes.put((worker, data)))
+        except Cancelled:
+            pass
         except BaseException:
             traceback.print_exc()
             self.outcomes.put((worker, None))
@@ -290,7 +301,10 @@ class ThreadTransport:
         for thread in self.threads:
             thread.join()
 
-    abort = close
+    def abort(self) -> None:
+        for core in self.cores:
+            core.cancelled = True
+        self.close()
 
 
 class SimulatedTransport:
@@ -300,11 +314,11 @@ class SimulatedTransport:
         self.random = random.Random(seed)
         self.kill_rate = kill_rate
         self.kills_left = max_kills
+
+    def start(self, make_core: CoreFactory, count: int) -> None:
         self.cores: list[WorkerCore] = []
         self.inboxes: list[deque[bytes]] = []
         self.outboxes: list[deque[bytes]] = []
-
-    def start(self, make_core: CoreFactory, count: int) -> None:
         for _ in range(count):
             self.cores.append(make_core())
             self.inboxes.append(deque())
