@@ -213,9 +213,10 @@ class ProcessTransport:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        if self.thread_core is not None:
+        if self.thread is not None:
             self.thread_core.cancelled = True  # the thread stops at its next transaction
-        self.inbox.put(_STOP_BATCH)
+            self.inbox.put(_STOP_BATCH)
+            self.thread.join()  # before the coordinator writes to the state the thread reads
         self._release()
 
     def _release(self) -> None:
