@@ -3,7 +3,7 @@
 The fork table maps addresses to these constants; the interpreter charges `gas(data)` and
 then calls `run(data)` (see `Precompile`). Every heavy computation runs in a native library:
 libsecp256k1 (coincurve), hashlib, pycryptodome, GMP (gmpy2), mcl (mclbn256), blake2b-py,
-c-kzg-4844 (ckzg), arkworks (py-arkworks-bls12381) and OpenSSL (cryptography).
+arkworks (BLS12-381 and KZG) (py-arkworks-bls12381) and OpenSSL (cryptography).
 """
 from .base import Precompile, PrecompileError
 from .blake2f import BLAKE2F
