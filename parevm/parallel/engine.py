@@ -44,10 +44,11 @@ Shape (design choices and why):
   window keeps growing; if something does, the chain goes on (see the next point).
 * **A chain is run sequentially.** Block-STM cannot beat sequential execution on a chain of
   dependent transactions, and its messages and validations make it slower. So a run of the
-  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails again: it
-  stops at the executed prefix, commits it, and the next transactions run sequentially, in this
-  process, for a stretch twice as long as the epoch (doubling while epochs keep giving up); then a
-  new epoch starts, in the lane, with workers forked from the state as it is then.
+  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails: it stops at
+  the executed prefix, commits it, and the next transactions run sequentially, in this process,
+  for a stretch twice as long as the epoch (doubling while epochs keep giving up). Then a new
+  epoch starts with workers forked from the state as it is then, as a probe itself: spread over
+  the workers, it gives up at the first abort until its window has grown past twice the lane's.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.
@@ -80,7 +81,7 @@ from parevm.tx import Transaction
 QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
-PROBE_INTERVAL = 8  # lane advances before a chunk is tried on another worker
+PROBE_INTERVAL = 4  # lane advances before a chunk is tried on another worker
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 MAX_RESTARTS_PER_WORKER = 3
 
@@ -294,10 +295,10 @@ class BlockSTM:
         # other's writes (then replicas need only their own): None once they are sent as recorded.
         self.held_writes: list[list] | None = None if dependent else [[] for _ in range(workers)]
         self.executed_prefix = 0  # the lowest chunk not EXECUTED
-        self.window = MIN_WINDOW if dependent else 4.0 * workers  # chunks from there that may be handed out
+        self.window = LANE_WINDOW + 1.0 if dependent else 4.0 * workers  # chunks from there that may be handed out
         self.max_window = 64.0 * workers
         self.lane_advances = 0
-        self.probing = False
+        self.probing = dependent  # an epoch after a chain is a probe: has the chain ended?
         self.giving_up = False
         self.worker_cpu_base = list(run.stats.worker_cpu)  # CPU of the slots' earlier processes
 
