@@ -4,16 +4,16 @@ All three move the same pickled operation batches (see `parevm.parallel.executor
 same `WorkerCore`, so the engine above them is one piece of code:
 
 * `ProcessTransport` (the default): worker 0 is a thread of the coordinator's process (which
-  mostly waits); each other worker is a process forked when the block starts, so the pre-state,
+  mostly waits); each other worker is a process forked when an epoch starts, so the pre-state,
   the transactions and the interpreter's caches are shared copy-on-write for free. The garbage
-  collector's generations are frozen from before the forks until the block ends, so that no
+  collector's generations are frozen from before the forks until the epoch ends, so that no
   collection, in a worker or in the coordinator, walks (and so copies, page by page) the heap
-  they share; what the block allocates is still collected. Each worker process reads its pipe on a small thread,
-  so a coordinator writing to a busy worker never blocks and two full pipes cannot deadlock. A
-  worker that dies is seen as end-of-file on its pipe and is replaced by a fresh fork of the
-  coordinator, whose multi-version memory is then the complete, current replica. (A replacement
-  is forked while the local worker thread runs; it only runs its own worker loop, on its own
-  objects, so no lock that thread might hold matters to it.)
+  they share; what the epoch allocates is still collected. Each worker process reads its pipe on
+  a small thread, so a coordinator writing to a busy worker never blocks and two full pipes
+  cannot deadlock. A worker that dies is seen as end-of-file on its pipe and is replaced by a
+  fresh fork of the coordinator, whose multi-version memory is then the complete, current
+  replica. (A replacement is forked while the local worker thread runs; it only runs its own
+  worker loop, on its own objects, so no lock that thread might hold matters to it.)
 * `ThreadTransport`: the same worker loop on threads. On a GIL build it is only useful for tests;
   on a free-threaded CPython it is the parallel engine without processes.
 * `SimulatedTransport`: workers as objects stepped by a seeded random schedule that delivers
