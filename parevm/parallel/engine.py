@@ -44,11 +44,13 @@ Shape (design choices and why):
   window keeps growing; if something does, the chain goes on (see the next point).
 * **A chain is run sequentially.** Block-STM cannot beat sequential execution on a chain of
   dependent transactions, and its messages and validations make it slower. So a run of the
-  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails: it stops at
-  the executed prefix, commits it, and the next transactions run sequentially, in this process,
-  for a stretch twice as long as the epoch (doubling while epochs keep giving up). Then a new
-  epoch starts with workers forked from the state as it is then, as a probe itself: spread over
-  the workers, it gives up at the first abort until its window has grown past twice the lane's.
+  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails and the
+  epoch has been slower than sequential execution would have been (the CPU time of what it has
+  made final, against the time it has taken). It stops at the executed prefix, commits it, and
+  the next transactions run sequentially, in this process, for a stretch twice as long as the
+  epoch (doubling while epochs keep giving up). Then a new epoch starts with workers forked from
+  the state as it is then, as a probe itself: spread over the workers, it gives up at the first
+  abort (if slower than sequential) until its window has grown past twice the lane's.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.
@@ -300,13 +302,15 @@ class BlockSTM:
         self.lane_advances = 0
         self.probing = dependent  # an epoch after a chain is a probe: has the chain ended?
         self.giving_up = False
+        self.started = perf_counter()
+        self.useful = 0.0  # CPU seconds of the transactions below the executed prefix
         self.worker_cpu_base = list(run.stats.worker_cpu)  # CPU of the slots' earlier processes
 
     def run(self) -> int:
         """Execute the epoch and commit it; returns the first transaction not committed (the
         block's length when done)."""
         waiting = 0.0
-        started = perf_counter()
+        started = self.started = perf_counter()
         self.transport.start(self._make_core, self.workers)
         try:
             self._pump()
@@ -390,6 +394,7 @@ class BlockSTM:
         status = self.scheduler.status
         prefix = self.executed_prefix
         while prefix < len(status) and status[prefix] == EXECUTED:
+            self.useful += sum(self.chunks.outcomes[prefix][1])
             prefix += 1
             if self.window > LANE_WINDOW:
                 self.window = min(self.window + 1, self.max_window)
@@ -476,10 +481,13 @@ class BlockSTM:
         aborted = not valid and self.scheduler.try_validation_abort(chunk, incarnation)
         if aborted:
             self.chunks.aborts[chunk] += 1
+            outcomes = self.chunks.outcomes
+            for undone in range(chunk, self.executed_prefix):  # no longer known to be final
+                self.useful -= sum(outcomes[undone][1])
             self.executed_prefix = min(self.executed_prefix, chunk)
             self.window = max(MIN_WINDOW, self.window / 2)
-            if self.probing:
-                self.giving_up = True  # the lane's chain goes on: run it sequentially
+            if self.probing and self.useful < perf_counter() - self.started:
+                self.giving_up = True  # the chain goes on, and sequential execution is faster
             self._release_held_writes()
             self.mv.mark_estimate(chunk)
             for ops in self.outbox:
