@@ -134,6 +134,23 @@ def test_killed_worker_on_a_mainnet_block(fixture_path):
     assert stats.worker_restarts == 2
 
 
+def test_failed_local_worker_thread_is_replaced(monkeypatch):
+    """Worker 0 runs on a thread of this process; if it fails, it is restarted like a dead process."""
+    real = executor_module.WorkerCore.run_next
+    coordinator, failures = os.getpid(), []
+
+    def fail_once(core):
+        if os.getpid() == coordinator and not failures:
+            failures.append(core)
+            raise RuntimeError("worker thread failure (injected)")
+        return real(core)
+
+    monkeypatch.setattr(executor_module.WorkerCore, "run_next", fail_once)
+    block = value_transfers(1000)
+    stats = assert_same(block, sequential_outcome(block), 2, chunk_txs=10)
+    assert failures and stats.worker_restarts == 1 and stats.lost_tasks >= 1
+
+
 def test_simulated_worker_deaths():
     block = conflict_block([Action(kind, i % 5, i) for i, kind in enumerate(
         ["inc", "transfer", "coinbase", "create2", "child", "destroy", "create2", "child"] * 6)], "Shanghai")

@@ -61,16 +61,21 @@ class Transport(Protocol):
         """Stop the workers now (their tasks are not needed any more)."""
 
 
-def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[bytes], None]) -> None:
-    """A worker's loop: take every operation batch that has arrived, then run the lowest task."""
+def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[tuple], None]) -> None:
+    """A worker's loop: take every operation batch that has arrived (pickled, or a list from a
+    thread of the same process), then run the lowest task and `send` its outcome."""
     while True:
         data = inbox.get() if not core.has_work() else _next_or_none(inbox)
         while data is not None:
-            if not core.accept(pickle.loads(data)):
+            if not core.accept(data if type(data) is list else pickle.loads(data)):
                 return
             data = _next_or_none(inbox)
         if core.has_work():
-            send(pickle.dumps([core.run_next()], protocol=_PROTOCOL))
+            send(core.run_next())
+
+
+def _pickled_sender(send_bytes: Callable[[bytes], None]) -> Callable[[tuple], None]:
+    return lambda outcome: send_bytes(pickle.dumps([outcome], protocol=_PROTOCOL))
 
 
 def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
@@ -110,7 +115,6 @@ class ProcessTransport:
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()  # the thread's
         self.thread: threading.Thread | None = None
         self.thread_core: WorkerCore | None = None
-        self.thread_end: Connection | None = None  # the thread's end of its pipe (children close it)
         gc.freeze()
         for worker in range(1 if self.local_worker else 0, count):  # fork before any thread of ours runs
             self._fork(worker, make_core)
@@ -119,11 +123,19 @@ class ProcessTransport:
             sys.setswitchinterval(self.SWITCH_INTERVAL)
 
     def _start_thread(self, make_core: CoreFactory) -> None:
-        ours, theirs = Pipe()
-        self.conns[0], self.thread_end = ours, theirs
-        self.selector.register(ours, selectors.EVENT_READ, 0)
+        """The local worker passes objects, not pickles: outcomes go to a deque, and a byte on a
+        pipe wakes the coordinator's selector (None in the deque: the thread has ended)."""
+        wake_read, wake_write = os.pipe()
+        self.wake_read, self.wake_write = wake_read, wake_write
+        self.selector.register(wake_read, selectors.EVENT_READ, 0)
         self.thread_core = make_core()
-        self.thread = threading.Thread(target=_serve_thread, args=(self.thread_core, self.inbox, theirs),
+        outcomes = self.thread_outcomes = deque()
+
+        def send(outcome: tuple | None) -> None:
+            outcomes.append(outcome)
+            os.write(wake_write, b".")
+
+        self.thread = threading.Thread(target=_serve_thread, args=(self.thread_core, self.inbox, send),
                                        daemon=True)
         self.thread.start()
 
@@ -142,13 +154,16 @@ class ProcessTransport:
     def _child(self, conn: Connection, make_core: CoreFactory) -> None:
         code = 0
         try:
-            for other in (*self.conns, self.thread_end):
+            for other in self.conns:
                 if other is not None:
                     other.close()
+            if self.thread is not None:  # a replacement, forked while the local worker runs
+                os.close(self.wake_read)
+                os.close(self.wake_write)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
-            serve(make_core(), inbox, conn.send_bytes)
+            serve(make_core(), inbox, _pickled_sender(conn.send_bytes))
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -158,12 +173,11 @@ class ProcessTransport:
             os._exit(code)
 
     def send(self, worker: int, ops: list) -> None:
-        data = pickle.dumps(ops, protocol=_PROTOCOL)
         if worker == 0 and self.local_worker:
-            self.inbox.put(data)
+            self.inbox.put(ops)
             return
         try:
-            self.conns[worker].send_bytes(data)
+            self.conns[worker].send_bytes(pickle.dumps(ops, protocol=_PROTOCOL))
         except OSError:
             pass  # it died: receive() reports it
 
@@ -171,6 +185,13 @@ class ProcessTransport:
         news = []
         for key, _ in self.selector.select():
             worker, conn = key.data, key.fileobj
+            if worker == 0 and self.local_worker:
+                os.read(self.wake_read, 65536)
+                outcomes = self.thread_outcomes
+                while outcomes:
+                    outcome = outcomes.popleft()
+                    news.append((0, None if outcome is None else [outcome]))
+                continue
             try:
                 news.append((worker, pickle.loads(conn.recv_bytes())))
             except (EOFError, OSError):
@@ -183,18 +204,24 @@ class ProcessTransport:
         return news
 
     def restart(self, worker: int, make_core: CoreFactory) -> None:
-        self.selector.unregister(self.conns[worker])
-        self.conns[worker].close()
         if worker == 0 and self.local_worker:  # the thread failed (it printed why)
             self.thread.join()
+            self._close_wake_pipe()
             self.inbox = queue.SimpleQueue()
             self._start_thread(make_core)
         else:
+            self.selector.unregister(self.conns[worker])
+            self.conns[worker].close()
             os.waitpid(self.pids[worker], 0)
             self._fork(worker, make_core)
 
+    def _close_wake_pipe(self) -> None:
+        self.selector.unregister(self.wake_read)
+        os.close(self.wake_read)
+        os.close(self.wake_write)
+
     def close(self) -> None:
-        self.inbox.put(_STOP_BATCH)
+        self.inbox.put([(STOP,)])
         for worker, conn in enumerate(self.conns):
             if self.pids[worker] is not None:
                 try:
@@ -215,29 +242,31 @@ class ProcessTransport:
                     pass
         if self.thread is not None:
             self.thread_core.cancelled = True  # the thread stops at its next transaction
-            self.inbox.put(_STOP_BATCH)
+            self.inbox.put([(STOP,)])
             self.thread.join()  # before the coordinator writes to the state the thread reads
         self._release()
 
     def _release(self) -> None:
         gc.unfreeze()
         sys.setswitchinterval(self.switch_interval)
+        if self.thread is not None:
+            self._close_wake_pipe()
         for conn in self.conns:
-            conn.close()
+            if conn is not None:
+                conn.close()
         self.selector.close()
         # Reap in the background: a big child takes milliseconds to tear down its memory.
         threading.Thread(target=_reap, args=([pid for pid in self.pids if pid is not None],), daemon=True).start()
 
 
-def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, conn: Connection) -> None:
+def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[tuple | None], None]) -> None:
     try:
-        serve(core, inbox, conn.send_bytes)
+        serve(core, inbox, send)
     except Cancelled:
         pass
     except BaseException:
         traceback.print_exc()
-    finally:
-        conn.close()  # end-of-file tells the coordinator
+        send(None)  # tells the coordinator
 
 
 def _reap(pids: list[int]) -> None:
@@ -274,7 +303,7 @@ class ThreadTransport:
 
     def _run(self, worker: int, core: WorkerCore, inbox: queue.SimpleQueue) -> None:
         try:
-            serve(core, inbox, lambda data: self.outcomes.put((worker, data)))
+            serve(core, inbox, _pickled_sender(lambda data: self.outcomes.put((worker, data))))
         except Cancelled:
             pass
         except BaseException:
