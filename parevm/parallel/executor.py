@@ -17,6 +17,7 @@ and what it answers per EXECUTE (`run_next`):
      make transactions look slower than they are; cpu: the worker's CPU time so far)
   (BLOCKED, chunk, incarnation, blocking_chunk, seconds, cpu)   it read an ESTIMATE
 `wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
+(A worker thread in the coordinator's own process gets and gives these tuples without pickling.)
 """
 from __future__ import annotations
 
@@ -267,6 +268,7 @@ class WorkerCore:
         self.record_access = record_access
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
         self.cancelled = False  # set from another thread: stop at the next transaction
+
     def accept(self, ops: list) -> bool:
         """Take a batch of operations; False once told to stop."""
         mv = self.mv
