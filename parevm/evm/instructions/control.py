@@ -58,21 +58,23 @@ def gas(f, s, pc):
     return pc + 1
 
 
-@instruction(0xF3, "RETURN")
-def return_(f, s, pc):
+def _set_output(f, s) -> None:
+    """RETURN and REVERT: the memory range on the stack becomes the frame's output."""
     offset = s.pop()
     size = s.pop()
     expand_memory(f, offset, size)
     f.output = bytes(f.memory[offset:offset + size])
+
+
+@instruction(0xF3, "RETURN")
+def return_(f, s, pc):
+    _set_output(f, s)
     raise STOP
 
 
 @instruction(0xFD, "REVERT")
 def revert(f, s, pc):
-    offset = s.pop()
-    size = s.pop()
-    expand_memory(f, offset, size)
-    f.output = bytes(f.memory[offset:offset + size])
+    _set_output(f, s)
     raise REVERT
 
 
