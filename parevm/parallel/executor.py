@@ -17,7 +17,6 @@ and what it answers per EXECUTE (`run_next`):
      make transactions look slower than they are; cpu: the worker's CPU time so far)
   (BLOCKED, chunk, incarnation, blocking_chunk, seconds, cpu)   it read an ESTIMATE
 `wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
-(A worker thread in the coordinator's own process gets and gives these tuples without pickling.)
 """
 from __future__ import annotations
 

@@ -3,17 +3,16 @@
 All three move the same pickled operation batches (see `parevm.parallel.executor`) and run the
 same `WorkerCore`, so the engine above them is one piece of code:
 
-* `ProcessTransport` (the default): worker 0 is a thread of the coordinator's process (which
-  mostly waits); each other worker is a process forked when an epoch starts, so the pre-state,
-  the transactions and the interpreter's caches are shared copy-on-write for free. The garbage
-  collector's generations are frozen from before the forks until the epoch ends, so that no
-  collection, in a worker or in the coordinator, walks (and so copies, page by page) the heap
-  they share; what the epoch allocates is still collected. Each worker process reads its pipe on
-  a small thread, so a coordinator writing to a busy worker never blocks and two full pipes
-  cannot deadlock. A worker that dies is seen as end-of-file on its pipe and is replaced by a
-  fresh fork of the coordinator, whose multi-version memory is then the complete, current
-  replica. (A replacement is forked while the local worker thread runs; it only runs its own
-  worker loop, on its own objects, so no lock that thread might hold matters to it.)
+* `ProcessTransport` (the default): one process per worker, forked when an epoch starts, so the
+  pre-state, the transactions and the interpreter's caches are shared copy-on-write for free.
+  The garbage collector's generations are frozen before a fork (and, by the engine, for the whole
+  block), so that no collection, in a worker or in the coordinator, walks (and so copies, page
+  by page) the heap they share; what the block allocates is still collected. Each worker reads
+  its pipe on a small thread, so a coordinator writing to a busy worker never blocks and two full
+  pipes cannot deadlock. A worker that dies is seen as end-of-file on its pipe and is replaced by
+  a fresh fork of the coordinator, whose multi-version memory is then the complete, current
+  replica. (Running a worker on a thread of the coordinator's process instead, to keep n busy
+  processes on n cores, measured slower: every message then waits for a GIL handoff.)
 * `ThreadTransport`: the same worker loop on threads. On a GIL build it is only useful for tests;
   on a free-threaded CPython it is the parallel engine without processes.
 * `SimulatedTransport`: workers as objects stepped by a seeded random schedule that delivers
@@ -62,12 +61,12 @@ class Transport(Protocol):
 
 
 def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[tuple], None]) -> None:
-    """A worker's loop: take every operation batch that has arrived (pickled, or a list from a
-    thread of the same process), then run the lowest task and `send` its outcome."""
+    """A worker's loop: take every (pickled) operation batch that has arrived, then run the
+    lowest task and `send` its outcome."""
     while True:
         data = inbox.get() if not core.has_work() else _next_or_none(inbox)
         while data is not None:
-            if not core.accept(data if type(data) is list else pickle.loads(data)):
+            if not core.accept(pickle.loads(data)):
                 return
             data = _next_or_none(inbox)
         if core.has_work():
@@ -89,59 +88,24 @@ _STOP_BATCH = pickle.dumps([(STOP,)], protocol=_PROTOCOL)
 
 
 class ProcessTransport:
-    """Worker 0 runs on a thread of the coordinator's process, which otherwise mostly waits for
-    messages (so n workers keep n processes busy on n cores, not n + 1); the others are forked
-    processes. All talk to the coordinator over pipes, so it waits on one selector. While the
-    block runs, the interpreter's thread switch interval is short, so the coordinator thread gets
-    the GIL back from the local worker quickly when a message arrives."""
+    """Forked worker processes talking over pipes; the coordinator waits on one selector."""
 
-    SWITCH_INTERVAL = 0.0005
-
-    def __init__(self, kill_after: dict[int, int] | None = None, local_worker: bool = True) -> None:
+    def __init__(self, kill_after: dict[int, int] | None = None) -> None:
         """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
-        with SIGKILL right after its n-th message arrives, while it still holds queued tasks
-        (worker 0, the thread, cannot be killed). `local_worker`: False forks every worker."""
-        if kill_after and 0 in kill_after and local_worker:
-            raise ValueError("worker 0 is a thread of this process")
-        self.local_worker = local_worker
+        with SIGKILL right after its n-th message arrives, while it still holds queued tasks."""
         self.kill_after = dict(kill_after or {})
-        self.switch_interval = sys.getswitchinterval()
 
     def start(self, make_core: CoreFactory, count: int) -> None:
-        self.pids: list[int | None] = [None] * count  # None for the thread
+        self.pids: list[int] = [0] * count
         self.conns: list[Connection | None] = [None] * count
         self.received = [0] * count
         self.selector = selectors.DefaultSelector()
-        self.inbox: queue.SimpleQueue = queue.SimpleQueue()  # the thread's
-        self.thread: threading.Thread | None = None
-        self.thread_core: WorkerCore | None = None
-        gc.freeze()
-        for worker in range(1 if self.local_worker else 0, count):  # fork before any thread of ours runs
+        for worker in range(count):
             self._fork(worker, make_core)
-        if self.local_worker:
-            self._start_thread(make_core)
-            sys.setswitchinterval(self.SWITCH_INTERVAL)
-
-    def _start_thread(self, make_core: CoreFactory) -> None:
-        """The local worker passes objects, not pickles: outcomes go to a deque, and a byte on a
-        pipe wakes the coordinator's selector (None in the deque: the thread has ended)."""
-        wake_read, wake_write = os.pipe()
-        self.wake_read, self.wake_write = wake_read, wake_write
-        self.selector.register(wake_read, selectors.EVENT_READ, 0)
-        self.thread_core = make_core()
-        outcomes = self.thread_outcomes = deque()
-
-        def send(outcome: tuple | None) -> None:
-            outcomes.append(outcome)
-            os.write(wake_write, b".")
-
-        self.thread = threading.Thread(target=_serve_thread, args=(self.thread_core, self.inbox, send),
-                                       daemon=True)
-        self.thread.start()
 
     def _fork(self, worker: int, make_core: CoreFactory) -> None:
         ours, theirs = Pipe()
-        gc.freeze()  # (again, for a replacement forked mid-block: what the block allocated so far)
+        gc.freeze()  # the child inherits the heap as the permanent generation: never walked (nor copied)
         pid = os.fork()
         if pid == 0:
             ours.close()
@@ -157,9 +121,6 @@ class ProcessTransport:
             for other in self.conns:
                 if other is not None:
                     other.close()
-            if self.thread is not None:  # a replacement, forked while the local worker runs
-                os.close(self.wake_read)
-                os.close(self.wake_write)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
@@ -173,9 +134,6 @@ class ProcessTransport:
             os._exit(code)
 
     def send(self, worker: int, ops: list) -> None:
-        if worker == 0 and self.local_worker:
-            self.inbox.put(ops)
-            return
         try:
             self.conns[worker].send_bytes(pickle.dumps(ops, protocol=_PROTOCOL))
         except OSError:
@@ -185,13 +143,6 @@ class ProcessTransport:
         news = []
         for key, _ in self.selector.select():
             worker, conn = key.data, key.fileobj
-            if worker == 0 and self.local_worker:
-                os.read(self.wake_read, 65536)
-                outcomes = self.thread_outcomes
-                while outcomes:
-                    outcome = outcomes.popleft()
-                    news.append((0, None if outcome is None else [outcome]))
-                continue
             try:
                 news.append((worker, pickle.loads(conn.recv_bytes())))
             except (EOFError, OSError):
@@ -204,69 +155,34 @@ class ProcessTransport:
         return news
 
     def restart(self, worker: int, make_core: CoreFactory) -> None:
-        if worker == 0 and self.local_worker:  # the thread failed (it printed why)
-            self.thread.join()
-            self._close_wake_pipe()
-            self.inbox = queue.SimpleQueue()
-            self._start_thread(make_core)
-        else:
-            self.selector.unregister(self.conns[worker])
-            self.conns[worker].close()
-            os.waitpid(self.pids[worker], 0)
-            self._fork(worker, make_core)
-
-    def _close_wake_pipe(self) -> None:
-        self.selector.unregister(self.wake_read)
-        os.close(self.wake_read)
-        os.close(self.wake_write)
+        self.selector.unregister(self.conns[worker])
+        self.conns[worker].close()
+        os.waitpid(self.pids[worker], 0)
+        self._fork(worker, make_core)
 
     def close(self) -> None:
-        self.inbox.put([(STOP,)])
-        for worker, conn in enumerate(self.conns):
-            if self.pids[worker] is not None:
-                try:
-                    conn.send_bytes(_STOP_BATCH)
-                except OSError:
-                    pass
-        if self.thread is not None:
-            self.thread.join()
+        for conn in self.conns:
+            try:
+                conn.send_bytes(_STOP_BATCH)
+            except OSError:
+                pass
         self._release()
 
     def abort(self) -> None:
-        """Stop the workers without waiting for them to finish their tasks (on an error)."""
+        """Stop the workers without waiting for them to finish their tasks."""
         for pid in self.pids:
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if self.thread is not None:
-            self.thread_core.cancelled = True  # the thread stops at its next transaction
-            self.inbox.put([(STOP,)])
-            self.thread.join()  # before the coordinator writes to the state the thread reads
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._release()
 
     def _release(self) -> None:
-        gc.unfreeze()
-        sys.setswitchinterval(self.switch_interval)
-        if self.thread is not None:
-            self._close_wake_pipe()
         for conn in self.conns:
-            if conn is not None:
-                conn.close()
+            conn.close()
         self.selector.close()
         # Reap in the background: a big child takes milliseconds to tear down its memory.
-        threading.Thread(target=_reap, args=([pid for pid in self.pids if pid is not None],), daemon=True).start()
-
-
-def _serve_thread(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[tuple | None], None]) -> None:
-    try:
-        serve(core, inbox, send)
-    except Cancelled:
-        pass
-    except BaseException:
-        traceback.print_exc()
-        send(None)  # tells the coordinator
+        threading.Thread(target=_reap, args=(self.pids,), daemon=True).start()
 
 
 def _reap(pids: list[int]) -> None:
