@@ -56,16 +56,17 @@ def parallel(block, workers, **options) -> tuple:
 
 @settings(max_examples=3000 if LONG else 150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks, st.integers(0, 2**32 - 1), st.integers(1, 4), st.sampled_from([None, 1, 2, 3, 5]),
-       st.sampled_from([0.0, 0.0, 0.1]))
-def test_simulated_workers_equal_sequential(block, seed, workers, chunk_txs, kill_rate):
-    assert parallel(block, workers, transport=SimulatedTransport(seed, kill_rate), chunk_txs=chunk_txs) \
-        == sequential(block)
+       st.sampled_from([0.0, 0.0, 0.1]), st.booleans())
+def test_simulated_workers_equal_sequential(block, seed, workers, chunk_txs, kill_rate, fallback):
+    assert parallel(block, workers, transport=SimulatedTransport(seed, kill_rate), chunk_txs=chunk_txs,
+                    fallback=fallback) == sequential(block)
 
 
 @settings(max_examples=300 if LONG else 10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(blocks, st.integers(2, 4), st.sampled_from([None, 1, 2]))
-def test_worker_processes_equal_sequential(block, workers, chunk_txs):
-    assert parallel(block, workers, transport=ProcessTransport(), chunk_txs=chunk_txs) == sequential(block)
+@given(blocks, st.integers(2, 4), st.sampled_from([None, 1, 2]), st.booleans())
+def test_worker_processes_equal_sequential(block, workers, chunk_txs, fallback):
+    assert parallel(block, workers, transport=ProcessTransport(), chunk_txs=chunk_txs, fallback=fallback) \
+        == sequential(block)
 
 
 @settings(max_examples=100 if LONG else 5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -44,13 +44,16 @@ Shape (design choices and why):
   window keeps growing; if something does, the chain goes on (see the next point).
 * **A chain is run sequentially.** Block-STM cannot beat sequential execution on a chain of
   dependent transactions, and its messages and validations make it slower. So a run of the
-  algorithm (an *epoch*) gives up when, in the lane, a probe of another worker fails and the
-  epoch has been slower than sequential execution would have been (the CPU time of what it has
-  made final, against the time it has taken). It stops at the executed prefix, commits it, and
-  the next transactions run sequentially, in this process, for a stretch twice as long as the
-  epoch (doubling while epochs keep giving up). Then a new epoch starts with workers forked from
-  the state as it is then, as a probe itself: spread over the workers, it gives up at the first
-  abort (if slower than sequential) until its window has grown past twice the lane's.
+  algorithm (an *epoch*) gives up when it has been slower than sequential execution would have
+  been (the CPU time of what it has made final, against the time it has taken): at once if a
+  probe of another worker from the lane fails, else once it is past `WARM_UP_SECONDS` (forks and
+  first messages make any epoch look slow at first). It stops at the executed prefix, commits it, and
+  the next transactions run sequentially, in this process, for a stretch estimated to take
+  `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch), so
+  that probing for the end of the chain costs a small fraction of the time. Then a new epoch
+  starts with workers forked from the state as it is then, as a probe itself: spread over the
+  workers, it gives up at the first abort (if slower than sequential) until its window has grown
+  past twice the lane's.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.
@@ -84,8 +87,10 @@ from parevm.tx import Transaction
 QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
-PROBE_INTERVAL = 4  # lane advances before a chunk is tried on another worker
+PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
+STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
+WARM_UP_SECONDS = 0.02  # after this long, an epoch slower than sequential execution gives up
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -126,27 +131,30 @@ class EngineStats:
 
 def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes],
                                   state: BlockState, workers: int, *, record_access: bool = False,
-                                  transport: Transport | None = None,
-                                  chunk_txs: int | None = None) -> tuple[list[TxResult], EngineStats]:
+                                  transport: Transport | None = None, chunk_txs: int | None = None,
+                                  fallback: bool = True) -> tuple[list[TxResult], EngineStats]:
     """Execute `txs` on `state` with Block-STM on `workers` workers; leaves `state` and returns
     results exactly as `parevm.block.sequential.execute_transactions` would (raising the same
     `InvalidBlock`), plus statistics.
 
     `record_access` lists each transaction's read and write locations in the statistics;
     `transport` defaults to forked processes (one instance serves every epoch of the block);
-    `chunk_txs` fixes the chunk size (adaptive if None)."""
+    `chunk_txs` fixes the chunk size (adaptive if None); `fallback` False never gives up on
+    Block-STM for sequential stretches (tests of the algorithm itself)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     return BlockRun(block_env, txs, senders, state, workers, transport or ProcessTransport(),
-                    ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access).execute()
+                    ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access, fallback).execute()
 
 
 class BlockRun:
     """One block: epochs of Block-STM and sequential stretches between them, committed in order."""
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
-                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool) -> None:
+                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool,
+                 fallback: bool) -> None:
         self.env = env
+        self.fallback = fallback
         self.txs = txs
         self.senders = senders
         self.state = state
@@ -174,10 +182,12 @@ class BlockRun:
         try:
             while first < count:
                 stats.epochs += 1
+                epoch_started = perf_counter()
                 stop = BlockSTM(self, first, dependent=stretch > 0).run()
                 if stop == count:
                     break
-                stretch = max(MIN_STRETCH, 2 * (stop - first), 2 * stretch)
+                budget = STRETCH_TO_EPOCH * (perf_counter() - epoch_started)
+                stretch = max(MIN_STRETCH, 2 * stretch, self.planner.span(stop, budget) - stop)
                 first = min(count, stop + stretch)
                 self.run_sequentially(stop, first)
         finally:
@@ -309,6 +319,7 @@ class BlockSTM:
         self.max_window = 64.0 * workers
         self.lane_advances = 0
         self.probing = dependent  # an epoch after a chain is a probe: has the chain ended?
+        self.may_give_up = run.fallback
         self.giving_up = False
         self.started = perf_counter()
         self.useful = 0.0  # CPU seconds of the transactions below the executed prefix
@@ -401,6 +412,10 @@ class BlockSTM:
     def _window_end(self) -> int:
         status = self.scheduler.status
         prefix = self.executed_prefix
+        if prefix < len(status) and status[prefix] == EXECUTED:
+            elapsed = perf_counter() - self.started
+            if elapsed > WARM_UP_SECONDS and self.useful < elapsed and self.may_give_up:
+                self.giving_up = True  # slower than sequential execution
         while prefix < len(status) and status[prefix] == EXECUTED:
             self.useful += sum(self.chunks.outcomes[prefix][1])
             prefix += 1
@@ -494,7 +509,7 @@ class BlockSTM:
                 self.useful -= sum(outcomes[undone][1])
             self.executed_prefix = min(self.executed_prefix, chunk)
             self.window = max(MIN_WINDOW, self.window / 2)
-            if self.probing and self.useful < perf_counter() - self.started:
+            if self.probing and self.useful < perf_counter() - self.started and self.may_give_up:
                 self.giving_up = True  # the chain goes on, and sequential execution is faster
             self._release_held_writes()
             self.mv.mark_estimate(chunk)
