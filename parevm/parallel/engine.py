@@ -412,10 +412,6 @@ class BlockSTM:
     def _window_end(self) -> int:
         status = self.scheduler.status
         prefix = self.executed_prefix
-        if prefix < len(status) and status[prefix] == EXECUTED:
-            elapsed = perf_counter() - self.started
-            if elapsed > WARM_UP_SECONDS and self.useful < elapsed and self.may_give_up:
-                self.giving_up = True  # slower than sequential execution
         while prefix < len(status) and status[prefix] == EXECUTED:
             self.useful += sum(self.chunks.outcomes[prefix][1])
             prefix += 1
@@ -429,6 +425,10 @@ class BlockSTM:
                     self.lane_advances = 0
                     self.probing = True
                     self.window = LANE_WINDOW + 1.0
+        if prefix > self.executed_prefix and self.may_give_up:
+            elapsed = perf_counter() - self.started
+            if elapsed > WARM_UP_SECONDS and self.useful < elapsed:
+                self.giving_up = True  # slower than sequential execution
         self.executed_prefix = prefix
         return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
 
