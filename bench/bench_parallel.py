@@ -48,7 +48,8 @@ def token_code() -> bytes:
 def mainnet_blocks() -> list[Path]:
     root = fixtures_dir() / "mainnet"
     folders = sorted((p for p in root.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    return [p for p in folders if len(orjson.loads((p / "block.json").read_bytes())["transactions"]) >= MIN_MAINNET_TXS]
+    return [p for p in folders
+            if len(orjson.loads((p / "block.json").read_bytes())["transactions"]) >= MIN_MAINNET_TXS]
 
 
 def load_mainnet(folder: Path) -> SyntheticBlock:

@@ -162,7 +162,8 @@ def test_stale_invalid_transactions_are_reexecuted_not_reported():
 
 @pytest.mark.parametrize("gas_limit", [200_000, 1_000_000])
 def test_block_gas_limit_exceeded_raises_the_sequential_error(gas_limit):
-    block = conflict_block([Action(kind, i % 4, i) for i, kind in enumerate(["inc", "oog", "transfer", "coinbase"] * 5)],
+    kinds = ["inc", "oog", "transfer", "coinbase"] * 5
+    block = conflict_block([Action(kind, i % 4, i) for i, kind in enumerate(kinds)],
                            "London", gas_limit=gas_limit)
     expected = sequential_outcome(block)
     assert isinstance(expected[0], str) and "GAS_ALLOWANCE_EXCEEDED" in expected[0]

@@ -33,7 +33,8 @@ blocks = st.builds(
     lambda actions, invalid_at, fork, gas_limit: conflict_block(
         actions[:invalid_at] + [Action("bad_nonce", 0, 0)] + actions[invalid_at:]
         if invalid_at < len(actions) else actions, fork, gas_limit),
-    actions, st.integers(0, 600 if LONG else 200), st.sampled_from(FORKS), st.sampled_from([30_000_000, 30_000_000, 1_500_000]))
+    actions, st.integers(0, 600 if LONG else 200), st.sampled_from(FORKS),
+    st.sampled_from([30_000_000, 30_000_000, 1_500_000]))
 
 
 def outcome(block, run) -> tuple:

@@ -42,18 +42,19 @@ Shape (design choices and why):
   would take CPU from the useful chain). After `PROBE_INTERVAL` advances in the lane the window is
   set just past `LANE_WINDOW`, so the next chunk probes another worker: if nothing aborts, the
   window keeps growing; if something does, the chain goes on (see the next point).
-* **A chain is run sequentially.** Block-STM cannot beat sequential execution on a chain of
-  dependent transactions, and its messages and validations make it slower. So a run of the
-  algorithm (an *epoch*) gives up when it has been slower than sequential execution would have
-  been (the CPU time of what it has made final, against the time it has taken): at once if a
-  probe of another worker from the lane fails, else once it is past `WARM_UP_SECONDS` (forks and
-  first messages make any epoch look slow at first). It stops at the executed prefix, commits it, and
-  the next transactions run sequentially, in this process, for a stretch estimated to take
-  `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch), so
-  that probing for the end of the chain costs a small fraction of the time. Then a new epoch
-  starts with workers forked from the state as it is then, as a probe itself: spread over the
-  workers, it gives up at the first abort (if slower than sequential) until its window has grown
-  past twice the lane's.
+* **Where Block-STM is slower, run sequentially.** It cannot beat sequential execution on a
+  chain of dependent transactions, nor on transactions so cheap (a value transfer takes ~8 us
+  here) that messages cost more than the work; there its overheads make it slower. So a run of
+  the algorithm (an *epoch*) gives up when it has been slower than sequential execution would
+  have been (the CPU time of what it has made final, against the time it has taken): at once if
+  a probe of another worker from the lane fails, else once past `WARM_UP_SECONDS` (forks and
+  first messages make any epoch look slow at first). It stops at the executed prefix, commits
+  it, and the next transactions run sequentially, in this process, for a stretch estimated to
+  take `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous
+  stretch), so that trying again costs a small fraction of the time. Then a new epoch starts
+  with workers forked from the state as it is then, as a probe itself: spread over the workers,
+  it gives up at the first abort (if slower than sequential) until its window has grown past
+  twice the lane's.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.

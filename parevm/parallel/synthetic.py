@@ -135,7 +135,8 @@ ACTION_KINDS = ("transfer", "inc", "coinbase", "balance", "revert", "oog", "tran
                 "call_last", "child", "destroy", "copy_slot", "bad_nonce")
 
 
-def conflict_block(actions: Sequence[Action], fork_name: str = "Cancun", gas_limit: int = 30_000_000) -> SyntheticBlock:
+def conflict_block(actions: Sequence[Action], fork_name: str = "Cancun",
+                   gas_limit: int = 30_000_000) -> SyntheticBlock:
     """A block with one transaction per action. Kinds:
 
     transfer: send wei to one of (a fresh account, a hot EOA, the coinbase, the probe, child 0);
