@@ -304,3 +304,5 @@ def test_planner_groups_cheap_transactions_and_isolates_heavy_ones():
     planner.observe(0, [100e-6] * first)  # transfers turn out slower: smaller chunks
     assert planner.next_end(0) < first
     assert ChunkPlanner(txs, state, workers=2, fixed=7).next_end(296) == 301
+    rate = planner.seconds_per_plain
+    assert planner.span(0, 10 * rate) in (10, 11) and planner.span(0, 1.0) == len(txs)

@@ -62,6 +62,19 @@ class ChunkPlanner:
             end += 1
         return end
 
+    def span(self, first: int, seconds: float) -> int:
+        """The end of the run of transactions from `first` estimated to take `seconds`."""
+        low, high = first, len(self.plain)
+        while low < high:
+            middle = (low + high) // 2
+            estimate = ((self.plain_before[middle] - self.plain_before[first]) * self.seconds_per_plain
+                        + (self.gas_before[middle] - self.gas_before[first]) * self.seconds_per_gas)
+            if estimate < seconds:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
     def observe(self, first: int, seconds: Sequence[float]) -> None:
         """Learn from the measured times of transactions first, first+1, ..."""
         plain_time = plain_count = other_time = other_gas = 0
