@@ -45,16 +45,17 @@ Shape (design choices and why):
 * **Where Block-STM is slower, run sequentially.** It cannot beat sequential execution on a
   chain of dependent transactions, nor on transactions so cheap (a value transfer takes ~8 us
   here) that messages cost more than the work; there its overheads make it slower. So a run of
-  the algorithm (an *epoch*) gives up when it has been slower than sequential execution would
-  have been (the CPU time of what it has made final, against the time it has taken): at once if
-  a probe of another worker from the lane fails, else once past `WARM_UP_SECONDS` (forks and
-  first messages make any epoch look slow at first). It stops at the executed prefix, commits
-  it, and the next transactions run sequentially, in this process, for a stretch estimated to
-  take `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous
-  stretch), so that trying again costs a small fraction of the time. Then a new epoch starts
-  with workers forked from the state as it is then, as a probe itself: spread over the workers,
-  it gives up at the first abort (if slower than sequential) until its window has grown past
-  twice the lane's.
+  the algorithm (an *epoch*) gives up when it is slower than sequential execution would have
+  been, measured as the CPU time of what it has made final against the time it has taken: at
+  once if a probe of another worker from the lane fails; otherwise only past `WARM_UP_SECONDS`
+  (forks and first messages make any epoch look slow at first) and if clearly slower (`SLOWER`,
+  since the measure is noisy). It stops at the executed prefix, commits it, and the next
+  transactions run sequentially, in this process, for a stretch estimated to take
+  `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch),
+  so that trying again costs a small fraction of the time. Then a new epoch starts with workers
+  forked from the state as it is then, as a probe itself: spread over the workers, it gives up
+  at the first abort (if slower than sequential) until its window has grown past twice the
+  lane's.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.
@@ -91,7 +92,8 @@ LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on o
 PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
-WARM_UP_SECONDS = 0.02  # after this long, an epoch slower than sequential execution gives up
+WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
+SLOWER = 0.8  # "clearly slower": the useful work done is below this fraction of the time taken
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -428,8 +430,8 @@ class BlockSTM:
                     self.window = LANE_WINDOW + 1.0
         if prefix > self.executed_prefix and self.may_give_up:
             elapsed = perf_counter() - self.started
-            if elapsed > WARM_UP_SECONDS and self.useful < elapsed:
-                self.giving_up = True  # slower than sequential execution
+            if elapsed > WARM_UP_SECONDS and self.useful < SLOWER * elapsed:
+                self.giving_up = True  # clearly slower than sequential execution
         self.executed_prefix = prefix
         return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
 
