@@ -95,7 +95,7 @@ def test_synthetic_fixture_block(name, fixture_path):
     """Prague/Osaka/BPO2 blocks: EIP-7702 delegations, blobs against the block's blob gas, ..."""
     block, expected = mainnet_block(name, fixture_path, "synthetic")
     for workers, transport, chunk_txs in ((2, None, None), (3, SimulatedTransport(5), 1)):
-        assert_same(block, expected, workers, transport=transport, chunk_txs=chunk_txs)
+        assert_same(block, expected, workers, transport=transport, chunk_txs=chunk_txs, fallback=False)
 
 
 @pytest.mark.parametrize("name", FEW_BLOCKS)
@@ -167,9 +167,9 @@ def test_block_gas_limit_exceeded_raises_the_sequential_error(gas_limit):
                            "London", gas_limit=gas_limit)
     expected = sequential_outcome(block)
     assert isinstance(expected[0], str) and "GAS_ALLOWANCE_EXCEEDED" in expected[0]
-    stats = assert_same(block, expected, 2, transport=SimulatedTransport(1), chunk_txs=3)
+    stats = assert_same(block, expected, 2, transport=SimulatedTransport(1), chunk_txs=3, fallback=False)
     assert stats is None  # it raised
-    assert_same(block, expected, 2)
+    assert_same(block, expected, 2, fallback=False)
 
 
 def test_block_blob_gas_exceeded_raises_the_sequential_error():
@@ -180,8 +180,8 @@ def test_block_blob_gas_exceeded_raises_the_sequential_error():
                              blob_versioned_hashes=blobs) for tx in block.txs]
     expected = sequential_outcome(block)
     assert expected[0].startswith("InvalidBlock: transaction 2: TYPE_3_TX_MAX_BLOB_GAS_ALLOWANCE_EXCEEDED")
-    assert_same(block, expected, 2)
-    assert_same(block, expected, 3, transport=SimulatedTransport(2), chunk_txs=1)
+    assert_same(block, expected, 2, fallback=False)
+    assert_same(block, expected, 3, transport=SimulatedTransport(2), chunk_txs=1, fallback=False)
 
 
 def test_invalid_transaction_raises_the_sequential_error():
@@ -189,8 +189,9 @@ def test_invalid_transaction_raises_the_sequential_error():
     block = conflict_block(actions, "Cancun")
     expected = sequential_outcome(block)
     assert expected[0] == "InvalidBlock: transaction 2: NONCE_MISMATCH_TOO_HIGH: nonce 2, account nonce 1"
-    assert_same(block, expected, 2)
-    assert_same(block, expected, 3, transport=SimulatedTransport(7), chunk_txs=1)
+    assert_same(block, expected, 2, fallback=False)
+    assert_same(block, expected, 3, transport=SimulatedTransport(7), chunk_txs=1, fallback=False)
+    assert_same(block, expected, 2)  # (small enough to run sequentially from the start)
 
 
 def test_unexpected_exception_that_survives_validation_is_raised(monkeypatch):
@@ -206,19 +207,25 @@ def test_unexpected_exception_that_survives_validation_is_raised(monkeypatch):
     monkeypatch.setattr("parevm.parallel.engine.execute_transaction", flaky)
     with pytest.raises(ZeroDivisionError, match="boom"):
         execute_transactions_parallel(block.env, block.txs, block.senders, block.state(), 2,
-                                      transport=SimulatedTransport(0))
+                                      transport=SimulatedTransport(0), fallback=False)
 
 
 def test_one_worker_and_empty_block():
     block = hot_slot_block(50)
-    assert_same(block, sequential_outcome(block), 1)
+    assert_same(block, sequential_outcome(block), 1, fallback=False)
     empty = value_transfers(0)
     results, stats = execute_transactions_parallel(empty.env, [], [], empty.state(), 2)
     assert results == [] and stats.executions == 0 and stats.chunks == []
 
 
+def test_tiny_block_runs_sequentially():
+    block = value_transfers(20)  # estimated well under MIN_PARALLEL_SECONDS
+    stats = assert_same(block, sequential_outcome(block), 2)
+    assert stats.sequential == [(0, 20)] and stats.epochs == 0 and stats.executions == 0
+
+
 def test_statistics_describe_every_transaction():
-    block = hot_slot_block(40)
+    block = hot_slot_block(120)
     stats = assert_same(block, sequential_outcome(block), 2, transport=SimulatedTransport(3), chunk_txs=3,
                         record_access=True)  # (gives up on the chain: covers both kinds of execution)
     n = len(block.txs)

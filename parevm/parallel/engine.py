@@ -52,7 +52,8 @@ Shape (design choices and why):
   since the measure is noisy). It stops at the executed prefix, commits it, and the next
   transactions run sequentially, in this process, for a stretch estimated to take
   `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch),
-  so that trying again costs a small fraction of the time. Then a new epoch starts with workers
+  so that trying again costs a small fraction of the time (and a block estimated to take less
+  than `MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts with workers
   forked from the state as it is then, as a probe itself: spread over the workers, it gives up
   at the first abort (if slower than sequential) until its window has grown past twice the
   lane's.
@@ -94,6 +95,7 @@ MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at le
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
 WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
 SLOWER = 0.8  # "clearly slower": the useful work done is below this fraction of the time taken
+MIN_PARALLEL_SECONDS = 0.005  # a block estimated to take less runs sequentially: forks alone cost more
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -181,6 +183,9 @@ class BlockRun:
         stats = self.stats
         count = len(self.txs)
         first = stretch = 0
+        if self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
+            first = count
+            self.run_sequentially(0, count)
         gc.freeze()
         try:
             while first < count:
