@@ -133,7 +133,7 @@ def test_killed_worker_is_replaced_and_its_tasks_run_again():
 
 def test_killed_worker_on_a_mainnet_block(fixture_path):
     block, expected = mainnet_block("14029313", fixture_path)
-    stats = assert_same(block, expected, 3, transport=ProcessTransport(kill_after={1: 1, 2: 2}), fallback=False)
+    stats = assert_same(block, expected, 3, transport=ProcessTransport(kill_after={0: 1, 1: 2}), fallback=False)
     assert stats.worker_restarts == 2
 
 

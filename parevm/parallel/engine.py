@@ -2,9 +2,15 @@
 
 Shape (design choices and why):
 
-* **A coordinator owns the truth; workers hold replicas.** The coordinator (the calling process)
-  owns the authoritative multi-version memory (`MVMemory`) and the paper's scheduler, and runs
-  every validation itself. Each worker keeps a replica of the multi-version memory, fed with every
+* **A coordinator owns the truth, and works too; workers hold replicas.** The coordinator (the
+  calling process) owns the authoritative multi-version memory (`MVMemory`) and the paper's
+  scheduler, and runs every validation itself. It is also worker slot 0 (`LOCAL`): between
+  messages it executes chunks itself, on the authoritative memory (no replica, no messages), so
+  `--workers N` means N busy processes on N cores, not N workers plus a coordinator competing
+  with them for a core. Its own chunks are short, so the news of the `N - 1` worker processes
+  waits at most one chunk, and each of those holds `QUEUE_DEPTH` tasks so it never runs dry
+  meanwhile. (A worker on a thread of the coordinator instead would wait for a GIL handoff at
+  every message.) Each worker process keeps a replica of the multi-version memory, fed with every
   recorded write set and ESTIMATE mark, in the coordinator's order, before any task sent after
   them; it executes against the replica and reports the chunk's read set (locations and the values
   seen) and write set. A replica may lag (writes still in flight): that only costs a re-execution,
@@ -28,18 +34,17 @@ Shape (design choices and why):
   never pay for updating replicas with writes no one reads.
 * **Dispatch keeps chains on one worker.** A chunk goes to the worker that holds its predecessor
   (if that worker has room), so a run of dependent chunks executes back to back on one replica,
-  each seeing the previous one's writes without a round trip; otherwise to the least loaded
-  worker, preferring among equals the one that last ran the contract its first transaction calls
-  (which has decoded that code already, and touched its copy-on-write pages). Each worker holds
-  at most `QUEUE_DEPTH` tasks and runs the lowest-indexed first.
+  each seeing the previous one's writes without a round trip; otherwise to the coordinator if it
+  has nothing queued, else to the least loaded worker process, preferring among equals the one
+  that last ran the contract its first transaction calls (which has decoded that code already,
+  and touched its copy-on-write pages). Each worker runs its lowest-indexed task first.
 * **Speculation is bounded by a window** of chunks past the lowest one not yet executed: it grows
   by one each time that frontier advances and halves on every abort (additive increase,
   multiplicative decrease). On an independent block it opens wide and all workers run; with
   sporadic conflicts (a quarter of chunks aborting, typical of mainnet) it stays around eight.
   On a chain of dependent chunks it shrinks to a few, and while it is at most `LANE_WINDOW` every
-  chunk in flight goes to one worker (the lane), so the chain runs back to back on one replica
-  instead of the other workers executing chunks that are bound to fail (on two cores that waste
-  would take CPU from the useful chain). After `PROBE_INTERVAL` advances in the lane the window is
+  chunk goes to the coordinator (the lane), so the chain runs back to back on the authoritative
+  memory instead of the worker processes executing chunks that are bound to fail. After `PROBE_INTERVAL` advances in the lane the window is
   set just past `LANE_WINDOW`, so the next chunk probes another worker: if nothing aborts, the
   window keeps growing; if something does, the chain goes on (see the next point).
 * **Where Block-STM is slower, run sequentially.** It cannot beat sequential execution on a
@@ -71,7 +76,7 @@ import gc
 import pickle
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from time import perf_counter, process_time
+from time import perf_counter, process_time, thread_time
 from typing import Sequence
 
 from parevm.block.sequential import InvalidBlock
@@ -87,7 +92,8 @@ from parevm.state.block_state import BlockState
 from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
 
-QUEUE_DEPTH = 2  # tasks per worker: the one running and the next, so a worker never waits for a message
+LOCAL = 0  # worker slot 0 is the coordinator itself, running chunks between its other duties
+QUEUE_DEPTH = 3  # tasks per worker process: the one running and the next, so it never waits for a message
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
 PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
@@ -314,6 +320,8 @@ class BlockSTM:
         self.mv = MVMemory(run.state)
         self.chunks = ChunkTable(run.planner, first, len(run.txs))
         self.scheduler = Scheduler(self.chunks.add)
+        self.local = WorkerCore(run.env, run.txs, run.senders, self.mv, run.record_access)  # slot LOCAL
+        self.local_cpu = 0.0
         self.inflight: list[set[int]] = [set() for _ in range(workers)]
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
         self.affinity: dict[bytes | None, int] = {}  # contract -> worker that last ran a chunk calling it
@@ -338,25 +346,28 @@ class BlockSTM:
         block's length when done)."""
         waiting = 0.0
         started = self.started = perf_counter()
-        self.transport.start(self._make_core, self.workers)
+        self.transport.start(self._make_core, self.workers - 1)
+        local_tasks = self.local.tasks
         try:
             self._pump()
             while not (self.scheduler.done() or self.giving_up):
-                if not self.holder:
-                    raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")
-                wait_started = perf_counter()
-                news = self.transport.receive()
-                waiting += perf_counter() - wait_started
-                for worker, outcomes in news:
-                    if outcomes is None:
-                        self._worker_died(worker)
-                    else:
-                        for outcome in outcomes:
-                            self._on_outcome(worker, outcome)
+                if local_tasks:
+                    self._take_news(self.transport.poll())
+                    if local_tasks and not self.giving_up:
+                        self._run_local()
+                else:
+                    if not self.holder:
+                        raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")
+                    wait_started = perf_counter()
+                    news = self.transport.receive()
+                    waiting += perf_counter() - wait_started
+                    self._take_news(news)
                 self._pump()
         except BaseException:
             self.transport.abort()
             raise
+        finally:
+            self.stats.worker_cpu[LOCAL] = self.worker_cpu_base[LOCAL] + self.local_cpu
         if self.giving_up:
             self.transport.abort()  # what is still running is past the prefix: not needed
         else:
@@ -374,6 +385,22 @@ class BlockSTM:
         return (f"execution_idx {s.execution_idx}, validation_idx {s.validation_idx}, size {s.size}, "
                 f"active {s.num_active_tasks}, prefix {self.executed_prefix}, window {self.window:.1f}, "
                 f"ready {self.ready[:4]}, status {[(i, s.status[i], s.incarnation[i]) for i in around]}")
+
+    def _take_news(self, news: list[tuple[int, list | None]]) -> None:
+        for remote, outcomes in news:
+            worker = remote + 1  # the transport numbers the worker processes only
+            if outcomes is None:
+                self._worker_died(worker)
+            else:
+                for outcome in outcomes:
+                    self._on_outcome(worker, outcome)
+
+    def _run_local(self) -> None:
+        """Run the coordinator's lowest queued chunk, on the authoritative memory itself."""
+        cpu_started = thread_time()
+        outcome = self.local.execute(*heappop(self.local.tasks))
+        self.local_cpu += thread_time() - cpu_started
+        self._on_outcome(LOCAL, outcome)
 
     def _make_core(self) -> WorkerCore:
         run = self.run_
@@ -414,7 +441,7 @@ class BlockSTM:
             # else it passed a task that was not ready to execute (which may need validating now)
         for worker, ops in enumerate(self.outbox):
             if ops:
-                self.transport.send(worker, ops)
+                self.transport.send(worker - 1, ops)
                 self.outbox[worker] = []
 
     def _window_end(self) -> int:
@@ -441,34 +468,39 @@ class BlockSTM:
         return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
 
     def _choose_worker(self, chunk: int) -> int | None:
-        """Where the chunk should run: with its predecessor if that worker has room (the only
-        choice while the window is small); else the least loaded worker, preferring among equals
-        the one where its first transaction's contract last ran (its code is decoded there
-        already). None if all are full."""
+        """Where the chunk should run. While the window is small (a chain), on the coordinator
+        itself, which reads the authoritative memory without a round trip. Otherwise with its
+        predecessor if that worker has room; else on the coordinator if it has nothing queued;
+        else at the least loaded worker process, preferring among equals the one where its first
+        transaction's contract last ran (its code is decoded there already). None if all are full."""
         inflight = self.inflight
-        lane = self.holder.get(chunk - 1)
         if self.window <= LANE_WINDOW:
-            if lane is None and self.holder:
-                lane = self.holder[max(self.holder)]
-            if lane is not None:
-                return lane if len(inflight[lane]) < LANE_WINDOW else None
-        elif lane is not None and len(inflight[lane]) < QUEUE_DEPTH:
+            return LOCAL if len(inflight[LOCAL]) < LANE_WINDOW else None
+        lane = self.holder.get(chunk - 1)
+        if lane is not None and len(inflight[lane]) < (1 if lane == LOCAL else QUEUE_DEPTH):
             return lane
-        load = min(len(tasks) for tasks in inflight)
+        if not inflight[LOCAL]:
+            return LOCAL
+        if self.workers == 1:
+            return None
+        load = min(len(tasks) for tasks in inflight[1:])
         if load >= QUEUE_DEPTH:
             return None
         first = self.chunks.first(chunk)
         worker = self.affinity.get(self.txs[first].to) if first < len(self.txs) else None
-        if worker is not None and len(inflight[worker]) == load:
+        if worker is not None and worker != LOCAL and len(inflight[worker]) == load:
             return worker
-        return next(w for w, tasks in enumerate(inflight) if len(tasks) == load)
+        return next(w for w, tasks in enumerate(inflight) if w != LOCAL and len(tasks) == load)
 
     def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
         self.affinity[self.txs[self.chunks.ranges[chunk][0]].to] = worker
         self.inflight[worker].add(chunk)
         self.holder[chunk] = worker
         self.chunks.incarnations[chunk] = incarnation + 1
-        self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks.ranges[chunk]))
+        if worker == LOCAL:
+            heappush(self.local.tasks, (chunk, incarnation, *self.chunks.ranges[chunk]))
+        else:
+            self.outbox[worker].append((EXECUTE, chunk, incarnation, *self.chunks.ranges[chunk]))
 
     def _release(self, worker: int, chunk: int) -> None:
         self.inflight[worker].discard(chunk)
@@ -477,7 +509,8 @@ class BlockSTM:
     # ------------------------------------------------------------------ worker news
     def _on_outcome(self, worker: int, outcome: tuple) -> None:
         stats = self.stats
-        stats.worker_cpu[worker] = self.worker_cpu_base[worker] + outcome[-1]
+        if worker != LOCAL:
+            stats.worker_cpu[worker] = self.worker_cpu_base[worker] + outcome[-1]
         if outcome[0] == DONE:
             _, chunk, incarnation, read_set, wire, results, seconds, access, _ = outcome
             self._release(worker, chunk)
@@ -485,12 +518,12 @@ class BlockSTM:
             stats.tx_executions += len(results)
             stats.re_executions += incarnation > 0
             stats.worker_busy[worker] += sum(seconds)
-            wrote_new = self.mv.record(chunk, ChunkWrites(pickle.loads(wire)))
+            wrote_new = self.mv.record(chunk, ChunkWrites(wire if worker == LOCAL else pickle.loads(wire)))
             self.chunks.read_sets[chunk] = read_set
             self.chunks.outcomes[chunk] = (results, seconds, access)
             update = (WRITES, chunk, incarnation, wire)
             for other, ops in enumerate(self.held_writes or self.outbox):
-                if other != worker:
+                if other != worker and other != LOCAL:
                     ops.append(update)
             self.planner.observe(self.chunks.ranges[chunk][0], seconds)
             task = self.scheduler.finish_execution(chunk, incarnation, wrote_new)
@@ -521,7 +554,7 @@ class BlockSTM:
                 self.giving_up = True  # the chain goes on, and sequential execution is faster
             self._release_held_writes()
             self.mv.mark_estimate(chunk)
-            for ops in self.outbox:
+            for ops in self.outbox[1:]:
                 ops.append((ESTIMATE, chunk, incarnation))
         task = self.scheduler.finish_validation(chunk, aborted)
         if task is not None:
@@ -548,7 +581,7 @@ class BlockSTM:
         self.outbox[worker] = []
         if self.held_writes is not None:
             self.held_writes[worker] = []  # the replacement starts from the coordinator's memory
-        self.transport.restart(worker, self._make_core)
+        self.transport.restart(worker - 1, self._make_core)
 
     # ------------------------------------------------------------------ commit
     def _commit(self) -> int:

@@ -16,7 +16,8 @@ and what it answers per EXECUTE (`run_next`):
      (tx_seconds: each transaction's CPU time, so that a machine shared with other work does not
      make transactions look slower than they are; cpu: the worker's CPU time so far)
   (BLOCKED, chunk, incarnation, blocking_chunk, seconds, cpu)   it read an ESTIMATE
-`wire` is the pickled `ChunkWrites.to_wire` tuple, forwarded unchanged to the other workers.
+`wire` is the `ChunkWrites.to_wire` tuple; a worker process sends it pickled, and the coordinator
+forwards those bytes unchanged to the other workers (its own chunks' tuples go as they are).
 """
 from __future__ import annotations
 
@@ -274,7 +275,8 @@ class WorkerCore:
         for op in ops:
             kind = op[0]
             if kind == WRITES:
-                mv.record(op[1], ChunkWrites(pickle.loads(op[3])))
+                wire = op[3]
+                mv.record(op[1], ChunkWrites(pickle.loads(wire) if type(wire) is bytes else wire))
             elif kind == ESTIMATE:
                 mv.mark_estimate(op[1])
             elif kind == EXECUTE:
@@ -287,8 +289,19 @@ class WorkerCore:
         return bool(self.tasks)
 
     def run_next(self) -> tuple:
-        """Execute the lowest queued chunk and record its writes in the replica; its outcome."""
-        chunk, incarnation, first, last = heappop(self.tasks)
+        """Execute the lowest queued chunk and record its writes in the replica; its outcome, with
+        the writes pickled (forwarded to other workers as they are)."""
+        outcome = self.execute(*heappop(self.tasks))
+        if outcome[0] == DONE:
+            wire = outcome[4]
+            self.mv.record(outcome[1], ChunkWrites(wire))
+            outcome = (*outcome[:4], pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL), *outcome[5:])
+        return outcome
+
+    def execute(self, chunk: int, incarnation: int, first: int, last: int) -> tuple:
+        """Execute a chunk against the replica as it is; its outcome, writes as the wire tuple
+        (recording them is the caller's business: the coordinator's own core runs on the
+        authoritative memory, which records them once, with their consequences)."""
         started = perf_counter()
         cpu_started = thread_time()
         reader = (RecordingChunkReader if self.record_access else ChunkReader)(self.mv, chunk)
@@ -325,8 +338,6 @@ class WorkerCore:
         cpu_share = (cpu - cpu_started) / wall if wall > 0 else 1.0
         if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
             seconds = [spent * cpu_share for spent in seconds]
-        wire = ChunkWrites.to_wire(writes)
-        blob = pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
-        self.mv.record(chunk, ChunkWrites(wire))
-        return DONE, chunk, incarnation, reader.read_set(), blob, results, seconds, access, cpu
+        return (DONE, chunk, incarnation, reader.read_set(), ChunkWrites.to_wire(writes), results, seconds, access,
+                cpu)
 

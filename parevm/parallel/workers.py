@@ -11,8 +11,8 @@ same `WorkerCore`, so the engine above them is one piece of code:
   its pipe on a small thread, so a coordinator writing to a busy worker never blocks and two full
   pipes cannot deadlock. A worker that dies is seen as end-of-file on its pipe and is replaced by
   a fresh fork of the coordinator, whose multi-version memory is then the complete, current
-  replica. (Running a worker on a thread of the coordinator's process instead, to keep n busy
-  processes on n cores, measured slower: every message then waits for a GIL handoff.)
+  replica. A transport numbers its workers from 0; the engine's worker slot k is transport worker
+  k - 1 (its slot 0 is the coordinator itself).
 * `ThreadTransport`: the same worker loop on threads. On a GIL build it is only useful for tests;
   on a free-threaded CPython it is the parallel engine without processes.
 * `SimulatedTransport`: workers as objects stepped by a seeded random schedule that delivers
@@ -50,6 +50,9 @@ class Transport(Protocol):
 
     def receive(self) -> list[tuple[int, list | None]]:
         """Block until some worker has news: (worker, its outcomes), or (worker, None) if it died."""
+
+    def poll(self) -> list[tuple[int, list | None]]:
+        """The news there is now, without waiting (maybe none)."""
 
     def restart(self, worker: int, make_core: CoreFactory) -> None: ...
 
@@ -140,8 +143,11 @@ class ProcessTransport:
             pass  # it died: receive() reports it
 
     def receive(self) -> list[tuple[int, list | None]]:
+        return self.poll(None)
+
+    def poll(self, timeout: float | None = 0) -> list[tuple[int, list | None]]:
         news = []
-        for key, _ in self.selector.select():
+        for key, _ in self.selector.select(timeout):
             worker, conn = key.data, key.fileobj
             try:
                 news.append((worker, pickle.loads(conn.recv_bytes())))
@@ -230,7 +236,10 @@ class ThreadTransport:
         self.inboxes[worker].put(pickle.dumps(ops, protocol=_PROTOCOL))
 
     def receive(self) -> list[tuple[int, list | None]]:
-        news = [self.outcomes.get()]
+        return self.poll(block=True)
+
+    def poll(self, block: bool = False) -> list[tuple[int, list | None]]:
+        news = [self.outcomes.get()] if block else []
         while True:
             try:
                 news.append(self.outcomes.get_nowait())
@@ -274,25 +283,39 @@ class SimulatedTransport:
         self.inboxes[worker].append(pickle.dumps(ops, protocol=_PROTOCOL))
 
     def receive(self) -> list[tuple[int, list | None]]:
-        rng = self.random
         while True:
-            moves = []
-            for worker, core in enumerate(self.cores):
-                if self.inboxes[worker]:
-                    moves.append((self._deliver, worker))
-                if core.has_work():
-                    moves.append((self._run, worker))
-                    if self.kills_left and rng.random() < self.kill_rate:
-                        self.kills_left -= 1
-                        return [(worker, None)]
-                if self.outboxes[worker]:
-                    moves.append((self._report, worker))
-            if not moves:
+            news = self._step()
+            if news is None:
                 raise RuntimeError("simulated workers are idle while the coordinator waits for them")
-            move, worker = rng.choice(moves)
-            news = move(worker)
             if news:
                 return news
+
+    def poll(self) -> list[tuple[int, list | None]]:
+        """A few random steps (maybe none): what the workers did while the coordinator ran a chunk."""
+        for _ in range(self.random.randint(0, 3)):
+            news = self._step()
+            if news:
+                return news
+        return []
+
+    def _step(self) -> list[tuple[int, list | None]] | None:
+        """One random move of one worker: news it reports (maybe none); None if all are idle."""
+        rng = self.random
+        moves = []
+        for worker, core in enumerate(self.cores):
+            if self.inboxes[worker]:
+                moves.append((self._deliver, worker))
+            if core.has_work():
+                moves.append((self._run, worker))
+                if self.kills_left and rng.random() < self.kill_rate:
+                    self.kills_left -= 1
+                    return [(worker, None)]
+            if self.outboxes[worker]:
+                moves.append((self._report, worker))
+        if not moves:
+            return None
+        move, worker = rng.choice(moves)
+        return move(worker) or []
 
     def _deliver(self, worker: int) -> None:
         self.cores[worker].accept(pickle.loads(self.inboxes[worker].popleft()))
