@@ -149,6 +149,19 @@ def test_simulated_worker_deaths():
     assert deaths > 0
 
 
+def test_chain_taken_over_by_the_coordinator_drops_late_worker_outcomes():
+    """On a chain the window shrinks and the coordinator takes over the chunks worker processes
+    hold; their outcomes arrive later (the simulation delivers them at random) and must not count."""
+    block = hot_slot_block(200)
+    expected = sequential_outcome(block)
+    taken_over = 0
+    for seed in range(12):
+        stats = assert_same(block, expected, 2 + seed % 2, transport=SimulatedTransport(seed), chunk_txs=1 + seed % 3,
+                            fallback=False)
+        taken_over += stats.taken_over
+    assert taken_over > 0
+
+
 def test_stale_invalid_transactions_are_reexecuted_not_reported():
     """A nonce chain split over chunks: later transactions first run on a stale nonce and fail."""
     block = conflict_block([Action("inc", 0, 0)] * 12, "Cancun")

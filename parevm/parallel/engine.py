@@ -122,6 +122,7 @@ class EngineStats:
     tx_executions: int = 0  # transactions in those
     re_executions: int = 0  # of those, incarnations > 0
     blocked: int = 0  # chunk executions stopped by an ESTIMATE read
+    taken_over: int = 0  # executions a worker process still held when the coordinator took them over
     validations: int = 0
     aborts: list[int] = field(default_factory=list)  # per tx: failed validations of its chunk
     dependency_waits: list[int] = field(default_factory=list)  # per tx: ESTIMATE reads that stopped its chunk
@@ -324,6 +325,7 @@ class BlockSTM:
         self.local_cpu = 0.0
         self.inflight: list[set[int]] = [set() for _ in range(workers)]
         self.holder: dict[int, int] = {}  # chunk -> worker it is queued or running at
+        self.stale = [0] * workers  # per worker: executions taken over from it whose outcome is still due
         self.affinity: dict[bytes | None, int] = {}  # contract -> worker that last ran a chunk calling it
         self.ready: list[tuple[int, int]] = []  # execution tasks to send (heap)
         self.outbox: list[list] = [[] for _ in range(workers)]
@@ -423,14 +425,15 @@ class BlockSTM:
             if self.giving_up:
                 break
             if ready and ready[0][0] < scheduler.execution_idx:  # a re-execution or retry comes first
-                chunk = ready[0][0]
-                worker = self._choose_worker(chunk) if chunk < limit else None
+                chunk, incarnation = ready[0]
+                worker = self._choose_worker(chunk, incarnation) if chunk < limit else None
                 if worker is None:
                     break
                 self._dispatch(worker, *heappop(ready))
                 continue
             position = scheduler.execution_idx
-            worker = self._choose_worker(position) if position < limit else None
+            incarnation = scheduler.incarnation[position] if position < scheduler.size else 0
+            worker = self._choose_worker(position, incarnation) if position < limit else None
             if worker is None:
                 break
             task = scheduler.next_version_to_execute()
@@ -467,30 +470,32 @@ class BlockSTM:
         self.executed_prefix = prefix
         return prefix + max(int(self.window), LANE_WINDOW)  # a lane always holds LANE_WINDOW chunks
 
-    def _choose_worker(self, chunk: int) -> int | None:
-        """Where the chunk should run. While the window is small (a chain), on the coordinator
-        itself, which reads the authoritative memory without a round trip. Otherwise with its
+    def _choose_worker(self, chunk: int, incarnation: int) -> int | None:
+        """Where the chunk should run. A re-execution, and every chunk while the window is small
+        (a chain), on the coordinator itself, which reads the authoritative memory without a round
+        trip (a worker's replica may lack what made the previous incarnation fail). Otherwise with its
         predecessor if that worker has room; else on the coordinator if it has nothing queued;
         else at the least loaded worker process, preferring among equals the one where its first
         transaction's contract last ran (its code is decoded there already). None if all are full."""
-        inflight = self.inflight
-        if self.window <= LANE_WINDOW:
+        inflight, stale = self.inflight, self.stale
+        if self.window <= LANE_WINDOW or incarnation:
             return LOCAL if len(inflight[LOCAL]) < LANE_WINDOW else None
         lane = self.holder.get(chunk - 1)
-        if lane is not None and len(inflight[lane]) < (1 if lane == LOCAL else QUEUE_DEPTH):
+        if lane is not None and len(inflight[lane]) + stale[lane] < (1 if lane == LOCAL else QUEUE_DEPTH):
             return lane
         if not inflight[LOCAL]:
             return LOCAL
         if self.workers == 1:
             return None
-        load = min(len(tasks) for tasks in inflight[1:])
+        loads = [len(tasks) + waste for tasks, waste in zip(inflight, stale)]
+        load = min(loads[1:])
         if load >= QUEUE_DEPTH:
             return None
         first = self.chunks.first(chunk)
         worker = self.affinity.get(self.txs[first].to) if first < len(self.txs) else None
-        if worker is not None and worker != LOCAL and len(inflight[worker]) == load:
+        if worker is not None and worker != LOCAL and loads[worker] == load:
             return worker
-        return next(w for w, tasks in enumerate(inflight) if w != LOCAL and len(tasks) == load)
+        return loads.index(load, 1)
 
     def _dispatch(self, worker: int, chunk: int, incarnation: int) -> None:
         self.affinity[self.txs[self.chunks.ranges[chunk][0]].to] = worker
@@ -511,6 +516,11 @@ class BlockSTM:
         stats = self.stats
         if worker != LOCAL:
             stats.worker_cpu[worker] = self.worker_cpu_base[worker] + outcome[-1]
+        chunk, incarnation = outcome[1], outcome[2]
+        if self.holder.get(chunk) != worker or self.scheduler.incarnation[chunk] != incarnation:
+            self.stale[worker] -= 1  # taken over meanwhile (see _take_over)
+            stats.worker_busy[worker] += sum(outcome[6]) if outcome[0] == DONE else outcome[4]
+            return
         if outcome[0] == DONE:
             _, chunk, incarnation, read_set, wire, results, seconds, access, _ = outcome
             self._release(worker, chunk)
@@ -550,6 +560,8 @@ class BlockSTM:
                 self.useful -= sum(outcomes[undone][1])
             self.executed_prefix = min(self.executed_prefix, chunk)
             self.window = max(MIN_WINDOW, self.window / 2)
+            if self.window <= LANE_WINDOW:
+                self._take_over()
             if self.probing and self.useful < perf_counter() - self.started and self.may_give_up:
                 self.giving_up = True  # the chain goes on, and sequential execution is faster
             self._release_held_writes()
@@ -559,6 +571,17 @@ class BlockSTM:
         task = self.scheduler.finish_validation(chunk, aborted)
         if task is not None:
             heappush(self.ready, task)
+
+    def _take_over(self) -> None:
+        """A chain: the chunks worker processes hold are bound to fail on their replicas, and the
+        coordinator would wait for them. It runs them itself (as new incarnations); what those
+        processes report for them later is dropped."""
+        for worker in range(1, self.workers):
+            for chunk in sorted(self.inflight[worker]):
+                self._release(worker, chunk)
+                self.scheduler.abandon_execution(chunk)
+                self.stale[worker] += 1
+                self.stats.taken_over += 1
 
     def _release_held_writes(self) -> None:
         """From the first abort on, write sets go to every replica as they are recorded."""
@@ -578,6 +601,7 @@ class BlockSTM:
             self._release(worker, chunk)
             self.scheduler.abandon_execution(chunk)
             stats.lost_tasks += 1
+        self.stale[worker] = 0
         self.outbox[worker] = []
         if self.held_writes is not None:
             self.held_writes[worker] = []  # the replacement starts from the coordinator's memory

@@ -257,7 +257,7 @@ class Cancelled(Exception):
 class WorkerCore:
     """Replica, task queue and chunk execution of one worker."""
 
-    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled")
+    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled", "recorded")
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
                  record_access: bool) -> None:
@@ -268,17 +268,23 @@ class WorkerCore:
         self.record_access = record_access
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
         self.cancelled = False  # set from another thread: stop at the next transaction
+        # chunk -> incarnation whose writes the replica holds: an older one (an execution the
+        # coordinator took over, finishing after the newer one's writes arrived) never replaces it
+        self.recorded: dict[int, int] = {}
 
     def accept(self, ops: list) -> bool:
         """Take a batch of operations; False once told to stop."""
-        mv = self.mv
+        mv, recorded = self.mv, self.recorded
         for op in ops:
             kind = op[0]
             if kind == WRITES:
-                wire = op[3]
-                mv.record(op[1], ChunkWrites(pickle.loads(wire) if type(wire) is bytes else wire))
+                _, chunk, incarnation, wire = op
+                if incarnation >= recorded.get(chunk, -1):
+                    recorded[chunk] = incarnation
+                    mv.record(chunk, ChunkWrites(pickle.loads(wire) if type(wire) is bytes else wire))
             elif kind == ESTIMATE:
-                mv.mark_estimate(op[1])
+                if op[2] >= self.recorded.get(op[1], -1):
+                    mv.mark_estimate(op[1])
             elif kind == EXECUTE:
                 heappush(self.tasks, op[1:])
             else:
@@ -293,8 +299,10 @@ class WorkerCore:
         the writes pickled (forwarded to other workers as they are)."""
         outcome = self.execute(*heappop(self.tasks))
         if outcome[0] == DONE:
-            wire = outcome[4]
-            self.mv.record(outcome[1], ChunkWrites(wire))
+            _, chunk, incarnation, _, wire = outcome[:5]
+            if incarnation >= self.recorded.get(chunk, -1):
+                self.recorded[chunk] = incarnation
+                self.mv.record(chunk, ChunkWrites(wire))
             outcome = (*outcome[:4], pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL), *outcome[5:])
         return outcome
 
