@@ -5,6 +5,7 @@ amounts are plain `int` (the interpreter's stack holds ints, so no conversion on
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 Address = bytes
@@ -19,6 +20,17 @@ class Log(NamedTuple):
     address: Address
     topics: tuple[bytes, ...]
     data: bytes
+
+
+@dataclass(slots=True)
+class PreAccount:
+    """An account as block and state-test files give it (a pre-state, or an EEST expected
+    post-state); slots absent from `storage` are zero."""
+
+    balance: int
+    nonce: int
+    code: bytes
+    storage: dict[int, int]
 
 
 def to_address(value: int) -> Address:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import orjson
 
+from parevm.primitives import PreAccount
 from parevm.tx import Transaction
 
 BLOCKHASH_WINDOW = 256
@@ -66,16 +67,6 @@ class Withdrawal:
     validator_index: int
     address: bytes
     amount_gwei: int
-
-
-@dataclass(slots=True)
-class PreAccount:
-    """One account of the pre-state; slots absent from `storage` are zero."""
-
-    balance: int
-    nonce: int
-    code: bytes
-    storage: dict[int, int]
 
 
 @dataclass(slots=True, frozen=True)

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import orjson
 
-from parevm.primitives import Address, Hash32
+from parevm.primitives import Address, Hash32, PreAccount
 
 # Fork names as the fixture files spell them, oldest first.
 FORK_NAMES = (
@@ -70,16 +70,6 @@ class Env:
     prev_randao: Hash32 | None  # `currentRandom`; absent in pre-Merge-only files
     base_fee: int | None  # absent before London
     excess_blob_gas: int | None  # absent before Cancun
-
-
-@dataclass(slots=True)
-class PreAccount:
-    """An account of a pre-state (also used for the expected post `state` of EEST entries)."""
-
-    balance: int
-    nonce: int
-    code: bytes
-    storage: dict[int, int]
 
 
 AccessList = list[tuple[Address, list[int]]]
