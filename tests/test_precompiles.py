@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import threading
 from dataclasses import FrozenInstanceError
 
 import pytest
@@ -25,6 +28,50 @@ def test_every_constant_is_a_precompile():
             assert isinstance(item.gas(b""), int), name
     with pytest.raises(FrozenInstanceError):
         pc.SHA256.name = "other"
+
+
+NATIVE_LIBRARIES = ("gmpy2", "mclbn256", "Crypto", "cryptography", "py_arkworks_bls12381", "blake2b")
+
+
+def test_native_libraries_load_on_first_use():
+    """Importing the precompiles, as every process does, loads none of their libraries; running
+    one loads its own."""
+    program = (
+        "import sys\n"
+        "from parevm.evm import precompiles as pc\n"
+        f"names = {NATIVE_LIBRARIES!r}\n"
+        "print(sorted(n for n in names if n in sys.modules))\n"
+        "lengths = (1).to_bytes(32, 'big') * 3\n"
+        "assert pc.MODEXP_BERLIN.run(lengths + bytes([2, 3, 5])) == bytes([3])  # 2**3 % 5\n"
+        "print(sorted(n for n in names if n in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert completed.stdout.splitlines() == ["[]", "['gmpy2']"]
+
+
+def test_load_once_runs_the_loader_once_across_threads():
+    calls = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    @pc.base.load_once
+    def load():
+        calls.append(1)
+        entered.set()
+        release.wait(5)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(load())) for _ in range(4)]
+    threads[0].start()
+    entered.wait(5)  # the first thread is inside the loader; the others must wait for it
+    for thread in threads[1:]:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(calls) == 1
+    assert len(results) == 4 and all(result is results[0] for result in results)
 
 
 # --- ecrecover ---------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The fork table maps addresses to these constants; the interpreter charges `gas(data)` and
 then calls `run(data)` (see `Precompile`). Every heavy computation runs in a native library:
 libsecp256k1 (coincurve), hashlib, pycryptodome, GMP (gmpy2), mcl (mclbn256), blake2b-py,
-arkworks (BLS12-381 and KZG) (py-arkworks-bls12381) and OpenSSL (cryptography).
+arkworks (BLS12-381 and KZG) (py-arkworks-bls12381) and OpenSSL (cryptography). All but the first
+two load when their precompile first runs (`base.load_once`), not at import: together they cost
+~0.15 s, and most blocks call none of them.
 """
 from .base import Precompile, PrecompileError
 from .blake2f import BLAKE2F

@@ -1,8 +1,12 @@
 """The precompile record and the helpers every precompile module shares."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Callable
+from functools import wraps
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 class PrecompileError(Exception):
@@ -40,3 +44,23 @@ def fixed_gas(cost: int) -> Callable[[bytes], int]:
 def per_word_gas(base: int, per_word: int) -> Callable[[bytes], int]:
     """Gas function `base + per_word * words(input)` (the hashes and identity)."""
     return lambda data: base + per_word * word_count(len(data))
+
+
+def load_once(load: Callable[[], T]) -> Callable[[], T]:
+    """Decorator: `load()` runs on the first call only, later calls return its result.
+
+    Precompiles reach their native libraries through such loaders, called when the precompile
+    runs: importing them all costs every process ~0.15 s, and most blocks call none of them.
+    A lock keeps two threads from running `load` twice (mcl's curve set-up must run once)."""
+    lock = threading.Lock()
+    loaded: list[T] = []
+
+    @wraps(load)
+    def get() -> T:
+        if not loaded:
+            with lock:
+                if not loaded:
+                    loaded.append(load())
+        return loaded[0]
+
+    return get

@@ -5,9 +5,14 @@ price of 1 gas.
 """
 from __future__ import annotations
 
-from blake2b import decode_and_compress
+from .base import Precompile, PrecompileError, load_once
 
-from .base import Precompile, PrecompileError
+
+@load_once  # on first use, not at import, like every precompile's native library
+def _blake2b():
+    import blake2b
+
+    return blake2b
 
 
 def _blake2f_gas(data: bytes) -> int:
@@ -17,7 +22,7 @@ def _blake2f_gas(data: bytes) -> int:
 
 def _blake2f(data: bytes) -> bytes:
     try:
-        return decode_and_compress(data)  # checks the 213-byte length and the 0/1 final flag
+        return _blake2b().decode_and_compress(data)  # checks the 213-byte length and the 0/1 final flag
     except ValueError as error:
         raise PrecompileError(str(error)) from None
 

@@ -9,9 +9,7 @@ isogeny and cofactor clearing that EIP-2537 specifies (arkworks' map_from_fp / m
 """
 from __future__ import annotations
 
-from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
-
-from .base import Precompile, PrecompileError, fixed_gas
+from .base import Precompile, PrecompileError, fixed_gas, load_once
 
 FIELD_MODULUS = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
 
@@ -49,6 +47,13 @@ _G2_MSM_DISCOUNTS = (
 )  # fmt: skip
 
 
+@load_once  # on first use, not at import, like every precompile's native library
+def _arkworks():
+    import py_arkworks_bls12381
+
+    return py_arkworks_bls12381
+
+
 def _unpad_field_elements(chunk: bytes) -> bytes:
     """The 48-byte big-endian field elements inside a run of 64-byte padded ones."""
     out = []
@@ -66,24 +71,30 @@ def _pad_field_elements(raw: bytes) -> bytes:
     return b"".join(_FP_PADDING + raw[i : i + 48] for i in range(0, len(raw), 48))
 
 
-def _decoder(from_xy, what: str):
-    """Point decoder over an arkworks constructor, mapping its ValueError (not on the
-    curve, or not in the subgroup for the checked constructors) to PrecompileError."""
-
-    def decode(chunk: bytes):
-        raw = _unpad_field_elements(chunk)
-        try:
-            return from_xy(raw)
-        except ValueError as error:
-            raise PrecompileError(f"invalid {what} point: {error}") from None
-
-    return decode
+def _decode(chunk: bytes, from_xy, what: str):
+    """The point encoded in `chunk`, made by an arkworks constructor; its ValueError (not on
+    the curve, or not in the subgroup for the checked constructors) becomes PrecompileError."""
+    raw = _unpad_field_elements(chunk)
+    try:
+        return from_xy(raw)
+    except ValueError as error:
+        raise PrecompileError(f"invalid {what} point: {error}") from None
 
 
-_g1_on_curve = _decoder(G1Point.from_xy_bytes_unchecked_be, "G1")
-_g2_on_curve = _decoder(G2Point.from_xy_bytes_unchecked_be, "G2")
-_g1_in_subgroup = _decoder(G1Point.from_xy_bytes_be, "G1")
-_g2_in_subgroup = _decoder(G2Point.from_xy_bytes_be, "G2")
+def _g1_on_curve(chunk: bytes):
+    return _decode(chunk, _arkworks().G1Point.from_xy_bytes_unchecked_be, "G1")
+
+
+def _g2_on_curve(chunk: bytes):
+    return _decode(chunk, _arkworks().G2Point.from_xy_bytes_unchecked_be, "G2")
+
+
+def _g1_in_subgroup(chunk: bytes):
+    return _decode(chunk, _arkworks().G1Point.from_xy_bytes_be, "G1")
+
+
+def _g2_in_subgroup(chunk: bytes):
+    return _decode(chunk, _arkworks().G2Point.from_xy_bytes_be, "G2")
 
 
 def _encode(point) -> bytes:
@@ -99,18 +110,20 @@ def _add(point_size: int, decode):
     return run
 
 
-def _msm(point_size: int, decode, point_class):
+def _msm(point_size: int, decode):
     pair_size = point_size + _SCALAR_SIZE
 
     def run(data: bytes) -> bytes:
         if not data or len(data) % pair_size:
             raise PrecompileError("BLS12-381 MSM input is not a positive number of pairs")
+        scalar_from_bytes = _arkworks().Scalar.from_be_bytes_mod_order
         points = []
         scalars = []
         for offset in range(0, len(data), pair_size):
             points.append(decode(data[offset : offset + point_size]))
             # Scalars may exceed q; the points have order q, so reducing changes nothing.
-            scalars.append(Scalar.from_be_bytes_mod_order(data[offset + point_size : offset + pair_size]))
+            scalars.append(scalar_from_bytes(data[offset + point_size : offset + pair_size]))
+        point_class = type(points[0])  # G1Point or G2Point, as `decode` makes them
         return _encode(point_class.multiexp_unchecked(points, scalars))
 
     return run
@@ -134,19 +147,19 @@ def _pairing_check(data: bytes) -> bytes:
     for offset in range(0, len(data), _PAIRING_PAIR_SIZE):
         g1_points.append(_g1_in_subgroup(data[offset : offset + _G1_SIZE]))
         g2_points.append(_g2_in_subgroup(data[offset + _G1_SIZE : offset + _PAIRING_PAIR_SIZE]))
-    return _TRUE_WORD if GT.pairing_check(g1_points, g2_points) else _FALSE_WORD
+    return _TRUE_WORD if _arkworks().GT.pairing_check(g1_points, g2_points) else _FALSE_WORD
 
 
 def _map_fp_to_g1(data: bytes) -> bytes:
     if len(data) != _PADDED_FP_SIZE:
         raise PrecompileError("BLS12-381 MAP_FP_TO_G1 takes one 64-byte field element")
-    return _encode(G1Point.map_from_fp_be(_unpad_field_elements(data)))
+    return _encode(_arkworks().G1Point.map_from_fp_be(_unpad_field_elements(data)))
 
 
 def _map_fp2_to_g2(data: bytes) -> bytes:
     if len(data) != 2 * _PADDED_FP_SIZE:
         raise PrecompileError("BLS12-381 MAP_FP2_TO_G2 takes one 128-byte Fp2 element")
-    return _encode(G2Point.map_from_fp2_be(_unpad_field_elements(data)))
+    return _encode(_arkworks().G2Point.map_from_fp2_be(_unpad_field_elements(data)))
 
 
 BLS12_G1ADD = Precompile("bls12_g1add", fixed_gas(375), _add(_G1_SIZE, _g1_on_curve))
@@ -154,12 +167,12 @@ BLS12_G2ADD = Precompile("bls12_g2add", fixed_gas(600), _add(_G2_SIZE, _g2_on_cu
 BLS12_G1MSM = Precompile(
     "bls12_g1msm",
     _msm_gas(_G1_MSM_PAIR_SIZE, 12000, _G1_MSM_DISCOUNTS),
-    _msm(_G1_SIZE, _g1_in_subgroup, G1Point),
+    _msm(_G1_SIZE, _g1_in_subgroup),
 )
 BLS12_G2MSM = Precompile(
     "bls12_g2msm",
     _msm_gas(_G2_MSM_PAIR_SIZE, 22500, _G2_MSM_DISCOUNTS),
-    _msm(_G2_SIZE, _g2_in_subgroup, G2Point),
+    _msm(_G2_SIZE, _g2_in_subgroup),
 )
 BLS12_PAIRING_CHECK = Precompile(
     "bls12_pairing_check",

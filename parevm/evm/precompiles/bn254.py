@@ -18,25 +18,35 @@ from __future__ import annotations
 
 from ctypes import byref, create_string_buffer
 
-from gmpy2 import invert
-from mclbn256 import mclbn256 as _mcl
-
-from .base import Precompile, PrecompileError, fixed_gas, right_pad
+from .base import Precompile, PrecompileError, fixed_gas, load_once, right_pad
 
 FIELD_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 GROUP_ORDER = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 _MCL_CURVE_BN_SNARK1 = 4  # mcl's id for alt_bn128
-_lib = _mcl.lib
-if _lib.mclBn_init(_MCL_CURVE_BN_SNARK1, _mcl.MCLBN_COMPILED_TIME_VAR) != 0:
-    raise ImportError("mcl refused to initialise the alt_bn128 curve")
-# mclBnG2_isValid then checks the curve equation only; the subgroup is checked explicitly.
-_lib.mclBn_verifyOrderG2(0)
 
-_G1 = _mcl.mclBnG1_bytes  # Jacobian x, y, z: 3 field elements of 32 bytes
-_G2 = _mcl.mclBnG2_bytes  # Jacobian x, y, z in Fp2, each as (real, imaginary)
-_FR = _mcl.mclBnFr_bytes
-_GT = _mcl.mclBnGT_bytes
+
+@load_once  # on first use, not at import: mclbn256 takes ~0.1 s to import and set up
+def _mcl():
+    """The mclbn256 module, with mcl initialised for alt_bn128. Its `lib` is mcl's C API; its
+    point types are Jacobian: mclBnG1_bytes holds x, y, z (3 field elements of 32 bytes),
+    mclBnG2_bytes x, y, z in Fp2, each as (real, imaginary)."""
+    from mclbn256 import mclbn256 as mcl
+
+    if mcl.lib.mclBn_init(_MCL_CURVE_BN_SNARK1, mcl.MCLBN_COMPILED_TIME_VAR) != 0:
+        raise RuntimeError("mcl refused to initialise the alt_bn128 curve")
+    # mclBnG2_isValid then checks the curve equation only; the subgroup is checked explicitly.
+    mcl.lib.mclBn_verifyOrderG2(0)
+    return mcl
+
+
+@load_once  # on first use, not at import: gmpy2 takes ~15 ms to import
+def _gmpy2():
+    import gmpy2
+
+    return gmpy2
+
+
 _FP_SIZE = 32
 _G1_SIZE = 64
 _G2_SIZE = 128
@@ -66,27 +76,29 @@ def _g1_affine(chunk: bytes) -> tuple[int, int] | None:
 def _set_coordinates(point, chunk: bytes, count: int) -> None:
     """Fill the first `count` field elements of an mcl point from big-endian words and set
     the following one (z, or z's real part) to 1, making it an affine point."""
+    lib = _mcl().lib
     for index in range(count):
         offset = index * _FP_SIZE
-        _lib.mclBnFp_deserialize(byref(point, offset), chunk[offset : offset + _FP_SIZE][::-1], _FP_SIZE)
-    _lib.mclBnFp_setInt(byref(point, count * _FP_SIZE), 1)
+        lib.mclBnFp_deserialize(byref(point, offset), chunk[offset : offset + _FP_SIZE][::-1], _FP_SIZE)
+    lib.mclBnFp_setInt(byref(point, count * _FP_SIZE), 1)
 
 
 def _g1_from_bytes(chunk: bytes):
-    point = _G1()  # all zero: the point at infinity
+    point = _mcl().mclBnG1_bytes()  # all zero: the point at infinity
     if _g1_affine(chunk) is not None:
         _set_coordinates(point, chunk, 2)
     return point
 
 
 def _g1_to_bytes(point) -> bytes:
-    _lib.mclBnG1_normalize(point, point)
-    if _lib.mclBnG1_isZero(point):
+    lib = _mcl().lib
+    lib.mclBnG1_normalize(point, point)
+    if lib.mclBnG1_isZero(point):
         return bytes(_G1_SIZE)
     buffer = create_string_buffer(_FP_SIZE)
-    _lib.mclBnFp_serialize(buffer, _FP_SIZE, point)
+    lib.mclBnFp_serialize(buffer, _FP_SIZE, point)
     x = buffer.raw[::-1]
-    _lib.mclBnFp_serialize(buffer, _FP_SIZE, byref(point, _FP_SIZE))
+    lib.mclBnFp_serialize(buffer, _FP_SIZE, byref(point, _FP_SIZE))
     return x + buffer.raw[::-1]
 
 
@@ -94,14 +106,15 @@ def _g2_from_bytes(chunk: bytes):
     """G2 point from Ethereum's order: x imaginary, x real, y imaginary, y real."""
     words = [chunk[i : i + _FP_SIZE] for i in range(0, _G2_SIZE, _FP_SIZE)]
     coordinates = [_field_element(word) for word in words]  # range-check all four first
-    point = _G2()  # all zero: the point at infinity
+    mcl = _mcl()
+    point = mcl.mclBnG2_bytes()  # all zero: the point at infinity
     if not any(coordinates):
         return point
     x_imag, x_real, y_imag, y_real = words
     _set_coordinates(point, x_real + x_imag + y_real + y_imag, 4)
-    if not _lib.mclBnG2_isValid(point):
+    if not mcl.lib.mclBnG2_isValid(point):
         raise PrecompileError("alt_bn128 G2 point not on the twist")
-    if not _lib.mclBnG2_isValidOrder(point):
+    if not mcl.lib.mclBnG2_isValidOrder(point):
         raise PrecompileError("alt_bn128 G2 point not in the order-r subgroup")
     return point
 
@@ -115,6 +128,7 @@ def _ecadd(data: bytes) -> bytes:
     if p2 is None:
         return first
     (x1, y1), (x2, y2) = p1, p2
+    invert = _gmpy2().invert
     if x1 == x2:
         if y1 != y2:
             return bytes(_G1_SIZE)  # P + (-P)
@@ -129,36 +143,39 @@ def _ecadd(data: bytes) -> bytes:
 
 def _ecmul(data: bytes) -> bytes:
     data = right_pad(data, _G1_SIZE + 32)
+    mcl = _mcl()
     point = _g1_from_bytes(data[:64])
-    scalar = _FR()
+    scalar = mcl.mclBnFr_bytes()
     # The scalar is any 256-bit number; reducing it mod r does not change the product.
-    _lib.mclBnFr_setLittleEndianMod(scalar, data[64:96][::-1], 32)
-    product = _G1()
-    _lib.mclBnG1_mul(product, point, scalar)
+    mcl.lib.mclBnFr_setLittleEndianMod(scalar, data[64:96][::-1], 32)
+    product = mcl.mclBnG1_bytes()
+    mcl.lib.mclBnG1_mul(product, point, scalar)
     return _g1_to_bytes(product)
 
 
 def _ecpairing(data: bytes) -> bytes:
     if len(data) % _PAIR_SIZE:
         raise PrecompileError("alt_bn128 pairing input is not a whole number of pairs")
+    mcl = _mcl()
+    lib = mcl.lib
     count = len(data) // _PAIR_SIZE
-    g1_points = (_G1 * count)()
-    g2_points = (_G2 * count)()
+    g1_points = (mcl.mclBnG1_bytes * count)()
+    g2_points = (mcl.mclBnG2_bytes * count)()
     used = 0
     for offset in range(0, len(data), _PAIR_SIZE):
         g1 = _g1_from_bytes(data[offset : offset + _G1_SIZE])
         g2 = _g2_from_bytes(data[offset + _G1_SIZE : offset + _PAIR_SIZE])
         # A pair with the point at infinity contributes a factor of 1: leave it out.
-        if not (_lib.mclBnG1_isZero(g1) or _lib.mclBnG2_isZero(g2)):
+        if not (lib.mclBnG1_isZero(g1) or lib.mclBnG2_isZero(g2)):
             g1_points[used] = g1
             g2_points[used] = g2
             used += 1
     if not used:
         return _TRUE_WORD
-    product = _GT()
-    _lib.mclBn_millerLoopVec(product, g1_points, g2_points, used)
-    _lib.mclBn_finalExp(product, product)
-    return _TRUE_WORD if _lib.mclBnGT_isOne(product) else _FALSE_WORD
+    product = mcl.mclBnGT_bytes()
+    lib.mclBn_millerLoopVec(product, g1_points, g2_points, used)
+    lib.mclBn_finalExp(product, product)
+    return _TRUE_WORD if lib.mclBnGT_isOne(product) else _FALSE_WORD
 
 
 def _pairing_gas(base: int, per_pair: int):

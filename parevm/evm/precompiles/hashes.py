@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from hashlib import sha256
 
-from Crypto.Hash import RIPEMD160 as ripemd160_hash  # OpenSSL 3 may not provide ripemd160
-
-from .base import Precompile, per_word_gas
+from .base import Precompile, load_once, per_word_gas
 
 _DIGEST_PADDING = bytes(12)
+
+
+@load_once  # on first use, not at import: pycryptodome takes ~15 ms to import
+def _pycryptodome_ripemd160():
+    from Crypto.Hash import RIPEMD160  # OpenSSL 3 may not provide ripemd160
+
+    return RIPEMD160
 
 
 def _sha256(data: bytes) -> bytes:
@@ -16,7 +21,7 @@ def _sha256(data: bytes) -> bytes:
 
 def _ripemd160(data: bytes) -> bytes:
     # The 20-byte digest is returned left-padded to a 32-byte word.
-    return _DIGEST_PADDING + ripemd160_hash.new(data).digest()
+    return _DIGEST_PADDING + _pycryptodome_ripemd160().new(data).digest()
 
 
 def _identity(data: bytes) -> bytes:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
-
-from .base import Precompile, PrecompileError, fixed_gas
+from .base import Precompile, PrecompileError, fixed_gas, load_once
 
 FIELD_ELEMENTS_PER_BLOB = 4096
 BLS_MODULUS = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
@@ -29,18 +27,29 @@ TAU_G2_COMPRESSED = bytes.fromhex(
 G1_INFINITY_COMPRESSED = b"\xc0" + bytes(47)
 
 _INFINITY_FLAG = 0x40
-_G1_GENERATOR = G1Point()
-_G1_IDENTITY = G1Point.identity()
-_PAIRING_G2_POINTS = [-G2Point(), G2Point.from_compressed_bytes(TAU_G2_COMPRESSED)]
 _INPUT_SIZE = 192
 _SUCCESS_OUTPUT = FIELD_ELEMENTS_PER_BLOB.to_bytes(32, "big") + BLS_MODULUS.to_bytes(32, "big")
+
+
+@load_once  # on first use, not at import, like every precompile's native library
+def _arkworks():
+    import py_arkworks_bls12381
+
+    return py_arkworks_bls12381
+
+
+@load_once  # built once: decompressing [tau]G2 (with its subgroup check) takes ~0.1 ms
+def _pairing_g2_points() -> list:
+    """[-G2, [tau]G2], the fixed G2 side of the pairing check."""
+    g2_point = _arkworks().G2Point
+    return [-g2_point(), g2_point.from_compressed_bytes(TAU_G2_COMPRESSED)]
 
 
 def kzg_to_versioned_hash(commitment: bytes) -> bytes:
     return VERSIONED_HASH_VERSION_KZG + hashlib.sha256(commitment).digest()[1:]
 
 
-def _decode_g1(encoding: bytes) -> G1Point:
+def _decode_g1(encoding: bytes):
     """A 48-byte commitment or proof, accepted exactly when blst (so ckzg) accepts it: the
     compressed form with canonical x, on the curve and in the order-r subgroup. arkworks
     checks all of that but reads anything with the infinity flag as infinity, so the one
@@ -48,23 +57,25 @@ def _decode_g1(encoding: bytes) -> G1Point:
     if encoding[0] & _INFINITY_FLAG:
         if encoding != G1_INFINITY_COMPRESSED:
             raise ValueError("non-canonical encoding of the point at infinity")
-        return _G1_IDENTITY
-    return G1Point.from_compressed_bytes(encoding)
+        return _arkworks().G1Point.identity()
+    return _arkworks().G1Point.from_compressed_bytes(encoding)
 
 
 def verify_kzg_proof(commitment: bytes, z: bytes, y: bytes, proof: bytes) -> bool:
     """Whether `proof` shows that the polynomial committed to by `commitment` takes value `y`
     at `z` (EIP-4844's `verify_kzg_proof`). Raises PrecompileError for inputs the spec rejects
     before verifying: a bad point encoding, or z or y not below BLS_MODULUS."""
+    ark = _arkworks()
     try:
-        z_scalar = Scalar.from_be_bytes(z)  # rejects values >= BLS_MODULUS
-        y_scalar = Scalar.from_be_bytes(y)
+        z_scalar = ark.Scalar.from_be_bytes(z)  # rejects values >= BLS_MODULUS
+        y_scalar = ark.Scalar.from_be_bytes(y)
         commitment_point = _decode_g1(commitment)
         proof_point = _decode_g1(proof)
     except ValueError as error:
         raise PrecompileError(f"KZG input rejected: {error}") from None
-    shifted_commitment = commitment_point - _G1_GENERATOR * y_scalar + proof_point * z_scalar
-    return GT.pairing_check([shifted_commitment, proof_point], _PAIRING_G2_POINTS)
+    generator = ark.G1Point()
+    shifted_commitment = commitment_point - generator * y_scalar + proof_point * z_scalar
+    return ark.GT.pairing_check([shifted_commitment, proof_point], _pairing_g2_points())
 
 
 def _point_evaluation(data: bytes) -> bytes:

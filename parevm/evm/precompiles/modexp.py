@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-from gmpy2 import powmod
-
-from .base import Precompile, PrecompileError, right_pad
+from .base import Precompile, PrecompileError, load_once, right_pad
 
 _HEADER_SIZE = 96
 _OSAKA_MAX_LENGTH = 1024
+
+
+@load_once  # on first use, not at import: gmpy2 takes ~15 ms to import
+def _gmpy2():
+    import gmpy2
+
+    return gmpy2
 
 
 def _header(data: bytes) -> tuple[int, int, int]:
@@ -87,7 +92,7 @@ def _modexp(data: bytes, max_length: int | None) -> bytes:
         return bytes(mod_len)
     base = _read_int(data, _HEADER_SIZE, base_len)
     exponent = _read_int(data, _HEADER_SIZE + base_len, exp_len)
-    return int(powmod(base, exponent, modulus)).to_bytes(mod_len, "big")
+    return int(_gmpy2().powmod(base, exponent, modulus)).to_bytes(mod_len, "big")
 
 
 def _runner(max_length: int | None) -> Callable[[bytes], bytes]:
