@@ -3,6 +3,9 @@
 Each subcommand lives with the code it drives and contributes one `register(subparsers)`
 function, which adds its parser and sets `handler`, a function from the parsed arguments to an
 exit status. Adding a subcommand means adding its register function to `SUBCOMMANDS`.
+Every command module is imported and registered whatever the command line asks for, so a
+module imports the heavy code it drives inside its handler, not at the top: `parevm run`
+then loads neither the state-test runner nor the benchmark.
 """
 from __future__ import annotations
 

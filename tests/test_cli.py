@@ -111,6 +111,26 @@ def test_python_dash_m_parevm_lists_statetest():
     assert "statetest" in completed.stdout
 
 
+def test_run_does_not_import_the_other_subcommands():
+    """`parevm run` pays only for its own imports: the CLI's other subcommands import their
+    heavy modules in their handlers. Their --help still works without running them."""
+    program = (
+        "import sys\n"
+        "from parevm.cli import build_parser\n"
+        "build_parser().parse_args(['run', 'some_block'])\n"
+        "heavy = ('parevm.statetest.loader', 'parevm.statetest.runner', 'parevm.workloads.bench')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
+    for command in ("run", "statetest", "bench"):
+        completed = subprocess.run([sys.executable, "-m", "parevm", command, "--help"],
+                                   capture_output=True, text=True, check=True)
+        assert completed.stdout.startswith(f"usage: parevm {command}")
+    bench_help = completed.stdout
+    assert "only this case (repeatable): erc20_transfers, value_transfers," in " ".join(bench_help.split())
+
+
 class TerminalStream(io.StringIO):
     def isatty(self) -> bool:
         return True

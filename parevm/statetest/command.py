@@ -10,12 +10,12 @@ import argparse
 import os
 import sys
 from time import monotonic
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from parevm.statetest.loader import canonical_fork_name
-from parevm.statetest.runner import FileResult, VectorResult, expand_paths, load_executor, run_files
+if TYPE_CHECKING:
+    from parevm.statetest.runner import FileResult, VectorResult
 
 _PROGRESS_INTERVAL = 0.2  # seconds between progress redraws
 
@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top, so that the CLI's other subcommands do not load the runner.
+    from parevm.statetest.runner import expand_paths, load_executor, run_files
+
     try:
         execute = load_executor()
     except ImportError as exc:
@@ -138,6 +141,8 @@ def _print_slowest(vectors: list[VectorResult], count: int, out: TextIO) -> None
 
 
 def _fork_argument(name: str) -> str:
+    from parevm.statetest.loader import canonical_fork_name  # here, not at the top: see run
+
     try:
         return canonical_fork_name(name)
     except ValueError as exc:
