@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -79,10 +80,13 @@ def time_parallel(block: SyntheticBlock, workers: int) -> tuple[float, list, tup
     return time.perf_counter() - started, results, snapshot(state), stats
 
 
-def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> None:
+def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> tuple[float, dict[int, float]]:
+    """Print one line for `block`; returns the best sequential time and the best parallel time per
+    worker count."""
     _, expected_results, expected_state = time_sequential(block)  # warm-up (decoded code caches)
     sequential = min(time_sequential(block)[0] for _ in range(repeat))
     line = f"{block.name:26} {len(block.txs):6} txs  sequential {sequential * 1e3:8.1f} ms"
+    parallel = {}
     for workers in workers_list:
         time_parallel(block, workers)
         best = None
@@ -93,9 +97,11 @@ def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> None
             if best is None or elapsed < best[0]:
                 best = (elapsed, stats)
         elapsed, stats = best
+        parallel[workers] = elapsed
         line += (f" | {workers}w {elapsed * 1e3:8.1f} ms x{sequential / elapsed:5.2f}"
                  f" (chunks {len(stats.chunks)}, re-exec {stats.re_executions}, blocked {stats.blocked})")
     print(line, flush=True)
+    return sequential, parallel
 
 
 def cold_run(folder: str, workers: int) -> float:
@@ -125,24 +131,25 @@ def main() -> None:
     if "hot" in args.only:
         measure(hot_slot_block(args.count), args.workers, args.repeat)
     if "mainnet" in args.only:
-        total_sequential = {w: 0.0 for w in args.workers}
-        total_parallel = {w: 0.0 for w in args.workers}
+        runs = []  # (sequential, {workers: parallel}) per block
         for folder in mainnet_blocks():
             if args.cold:
                 sequential = min(cold_run(str(folder), 0) for _ in range(args.repeat))
                 line = f"mainnet {folder.name:18} cold sequential {sequential * 1e3:8.1f} ms"
+                parallel = {}
                 for workers in args.workers:
-                    parallel = min(cold_run(str(folder), workers) for _ in range(args.repeat))
-                    total_sequential[workers] += sequential
-                    total_parallel[workers] += parallel
-                    line += f" | {workers}w {parallel * 1e3:8.1f} ms x{sequential / parallel:5.2f}"
+                    parallel[workers] = min(cold_run(str(folder), workers) for _ in range(args.repeat))
+                    line += f" | {workers}w {parallel[workers] * 1e3:8.1f} ms x{sequential / parallel[workers]:5.2f}"
                 print(line, flush=True)
+                runs.append((sequential, parallel))
             else:
-                block = load_mainnet(folder)
-                measure(block, args.workers, args.repeat)
-        if args.cold:
-            for workers in args.workers:
-                print(f"mainnet total, {workers} workers: x{total_sequential[workers] / total_parallel[workers]:.2f}")
+                runs.append(measure(load_mainnet(folder), args.workers, args.repeat))
+        for workers in args.workers:
+            ratios = [sequential / parallel[workers] for sequential, parallel in runs]
+            total = sum(sequential for sequential, _ in runs) / sum(parallel[workers] for _, parallel in runs)
+            print(f"mainnet, {len(runs)} blocks, {workers} workers: mean speedup x{statistics.fmean(ratios):.2f}"
+                  f" (geometric x{statistics.geometric_mean(ratios):.2f}), total time x{total:.2f},"
+                  f" {sum(ratio > 1 for ratio in ratios)} faster")
 
 
 if __name__ == "__main__":

@@ -72,13 +72,13 @@ Shape (design choices and why):
 """
 from __future__ import annotations
 
-import gc
 import pickle
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from time import perf_counter, process_time, thread_time
 from typing import Sequence
 
+from parevm.block.collector import block_collection
 from parevm.block.sequential import InvalidBlock
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import GAS_PER_BLOB, InvalidTransaction, TxResult, execute_transaction
@@ -182,19 +182,18 @@ class BlockRun:
             self.stats.reads, self.stats.writes = [], []
 
     def execute(self) -> tuple[list[TxResult], EngineStats]:
-        """Run the block. The heap as it is now is frozen meanwhile (`gc.freeze`): a collection
-        would walk it, and so copy it page by page from the workers it is shared with, for
-        objects that the block does not free anyway."""
+        """Run the block, with the collector policy of `parevm.block.collector` (the heap frozen:
+        a collection would walk it, and so copy it page by page from the workers it is shared
+        with, for objects that the block does not free anyway)."""
         started = perf_counter()
         cpu_started = process_time()
         stats = self.stats
         count = len(self.txs)
         first = stretch = 0
-        if self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
-            first = count
-            self.run_sequentially(0, count)
-        gc.freeze()
-        try:
+        with block_collection():
+            if self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
+                first = count
+                self.run_sequentially(0, count)
             while first < count:
                 stats.epochs += 1
                 epoch_started = perf_counter()
@@ -205,8 +204,6 @@ class BlockRun:
                 stretch = max(MIN_STRETCH, 2 * stretch, self.planner.span(stop, budget) - stop)
                 first = min(count, stop + stretch)
                 self.run_sequentially(stop, first)
-        finally:
-            gc.unfreeze()
         stats.wall_time = perf_counter() - started
         stats.coordinator_cpu = process_time() - cpu_started
         return self.results, stats
