@@ -3,6 +3,7 @@
     python bench/bench_parallel.py                      # all workloads, 2 workers
     python bench/bench_parallel.py --workers 2 3 --repeat 5 --only erc20 value
     python bench/bench_parallel.py --cold               # mainnet blocks in fresh processes
+    python bench/bench_parallel.py --only erc20 --where  # and where the parallel run spent its time
 
 Workloads: 10,000 independent ERC-20 transfers (the solc-compiled token of the synthetic fixture
 `cancun-erc20-200`), 10,000 independent value transfers, a fully dependent block (every transaction
@@ -80,9 +81,10 @@ def time_parallel(block: SyntheticBlock, workers: int) -> tuple[float, list, tup
     return time.perf_counter() - started, results, snapshot(state), stats
 
 
-def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> tuple[float, dict[int, float]]:
-    """Print one line for `block`; returns the best sequential time and the best parallel time per
-    worker count."""
+def measure(block: SyntheticBlock, workers_list: list[int], repeat: int,
+            where: bool = False) -> tuple[float, dict[int, float]]:
+    """Print one line for `block` (and, with `where`, where the best parallel runs spent their
+    time); returns the best sequential time and the best parallel time per worker count."""
     _, expected_results, expected_state = time_sequential(block)  # warm-up (decoded code caches)
     sequential = min(time_sequential(block)[0] for _ in range(repeat))
     line = f"{block.name:26} {len(block.txs):6} txs  sequential {sequential * 1e3:8.1f} ms"
@@ -100,8 +102,25 @@ def measure(block: SyntheticBlock, workers_list: list[int], repeat: int) -> tupl
         parallel[workers] = elapsed
         line += (f" | {workers}w {elapsed * 1e3:8.1f} ms x{sequential / elapsed:5.2f}"
                  f" (chunks {len(stats.chunks)}, re-exec {stats.re_executions}, blocked {stats.blocked})")
+        if where:
+            line += "\n" + where_time_went(stats)
     print(line, flush=True)
     return sequential, parallel
+
+
+def where_time_went(stats) -> str:
+    """The coordinator's time (its own chunks, coordinating, waiting, sequential stretches) and
+    each worker process's (executing, other CPU: messages, replica, page faults after fork)."""
+    ms = 1e3
+    own = stats.worker_busy[0]
+    stretches = stats.wall_time - stats.coordinator_busy
+    parts = [f"    coordinator: {stats.wall_time * ms:.0f} ms = own chunks {own * ms:.0f}"
+             f" + coordinating {(stats.coordinator_busy - own) * ms:.0f} (commit {stats.commit_time * ms:.0f})"
+             f" + waiting or sequential {stretches * ms:.0f}"]
+    for worker in range(1, stats.workers):
+        busy, cpu = stats.worker_busy[worker], stats.worker_cpu[worker]
+        parts.append(f"worker {worker}: executing {busy * ms:.0f} ms, other CPU {(cpu - busy) * ms:.0f} ms")
+    return "; ".join(parts) + f"; taken over {stats.taken_over}, epochs {stats.epochs}"
 
 
 def cold_run(folder: str, workers: int) -> float:
@@ -122,14 +141,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=["erc20", "value", "hot", "mainnet"],
                         default=["erc20", "value", "hot", "mainnet"])
     parser.add_argument("--cold", action="store_true", help="mainnet blocks: each run in a fresh interpreter")
+    parser.add_argument("--where", action="store_true", help="where the parallel runs spent their time")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; best of {args.repeat}", flush=True)
     if "erc20" in args.only:
-        measure(erc20_transfers(args.count, token_code()), args.workers, args.repeat)
+        measure(erc20_transfers(args.count, token_code()), args.workers, args.repeat, args.where)
     if "value" in args.only:
-        measure(value_transfers(args.count), args.workers, args.repeat)
+        measure(value_transfers(args.count), args.workers, args.repeat, args.where)
     if "hot" in args.only:
-        measure(hot_slot_block(args.count), args.workers, args.repeat)
+        measure(hot_slot_block(args.count), args.workers, args.repeat, args.where)
     if "mainnet" in args.only:
         runs = []  # (sequential, {workers: parallel}) per block
         for folder in mainnet_blocks():
@@ -143,7 +163,7 @@ def main() -> None:
                 print(line, flush=True)
                 runs.append((sequential, parallel))
             else:
-                runs.append(measure(load_mainnet(folder), args.workers, args.repeat))
+                runs.append(measure(load_mainnet(folder), args.workers, args.repeat, args.where))
         for workers in args.workers:
             ratios = [sequential / parallel[workers] for sequential, parallel in runs]
             total = sum(sequential for sequential, _ in runs) / sum(parallel[workers] for _, parallel in runs)
