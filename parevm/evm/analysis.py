@@ -13,6 +13,8 @@ just ``pc = ops[pc](frame, stack, pc)``:
 """
 from __future__ import annotations
 
+import re
+
 from parevm.evm.forks import Fork
 from parevm.evm.frame import STACK_LIMIT
 from parevm.evm.instructions import INSTRUCTIONS
@@ -86,9 +88,10 @@ def fork_table(fork: Fork) -> ForkTable:
 class Analysis:
     """The decoded form of one code under one fork, filled in lazily one basic block at a time.
 
-    Only the jump destinations are found up front (one pass over the code). Every other entry of
-    `ops` starts as `_decode`, which decodes the basic block beginning there on first entry, so a
-    24 KB contract of which a call runs a few hundred instructions costs a few hundred decodes."""
+    Only the jump destinations are found up front (one pass over the code, at C speed). Every
+    other entry of `ops` starts as `_decode`, which decodes the basic block beginning there on
+    first entry, so a 24 KB contract of which a call runs a few hundred instructions costs a few
+    hundred decodes."""
 
     __slots__ = ("code", "table", "ops", "jumpdests", "after", "entry_cost", "entry_limit", "_blocks")
 
@@ -203,24 +206,25 @@ class Analysis:
                                           self.jumpdests)
 
 
+# One match per JUMPDEST instruction: the possessive loop steps over whole instructions (a run of
+# one-byte ones, or a PUSH with its immediate) and cannot restart inside an immediate, so a 0x5B in
+# PUSH data is never matched. Twice as fast as stepping through the code in Python.
+_UP_TO_JUMPDEST = re.compile(
+    rb"(?:[^\x5b\x60-\x7f]++|"
+    + b"|".join(b"\\x%02x[\\s\\S]{%d}" % (0x5F + size, size) for size in range(1, 33))
+    + rb")*+\x5b")
+# Zero bytes cover a PUSH truncated by the end of code; the final JUMPDEST gives the last search a
+# place to end (it is past the code, so not a destination).
+_SENTINEL = bytes(32) + b"\x5b"
+
+
 def _jump_destinations(code: bytes) -> frozenset[int]:
     """Offsets of JUMPDEST bytes that are instructions, not PUSH data."""
-    dests = []
-    n = len(code)
-    pc = code.find(b"\x5b")
-    if pc < 0:
+    if b"\x5b" not in code:
         return frozenset()
-    pc = 0
-    while pc < n:
-        op = code[pc]
-        if op == JUMPDEST:
-            dests.append(pc)
-            pc += 1
-        elif 0x60 <= op <= 0x7F:
-            pc += op - 0x5E
-        else:
-            pc += 1
-    return frozenset(dests)
+    ends = [match.end() for match in _UP_TO_JUMPDEST.finditer(code + _SENTINEL)]
+    ends.pop()  # the sentinel
+    return frozenset([end - 1 for end in ends])
 
 
 def analyze(code: Code, fork: Fork) -> Analysis:

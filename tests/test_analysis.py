@@ -1,0 +1,34 @@
+"""Code analysis: jump destinations and lazily decoded blocks, against plain reference loops."""
+from __future__ import annotations
+
+import random
+
+from parevm.evm.analysis import _jump_destinations
+
+
+def _reference_jump_destinations(code: bytes) -> frozenset[int]:
+    dests = set()
+    pc = 0
+    while pc < len(code):
+        op = code[pc]
+        if op == 0x5B:
+            dests.add(pc)
+        pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
+    return frozenset(dests)
+
+
+def test_jump_destinations_skip_push_data():
+    assert _jump_destinations(b"") == frozenset()
+    assert _jump_destinations(bytes.fromhex("5b605b5b")) == {0, 3}  # PUSH1 0x5b hides one
+    assert _jump_destinations(bytes.fromhex("7f" + "5b" * 32 + "5b")) == {33}
+    assert _jump_destinations(bytes.fromhex("5b7f5b5b")) == {0}  # PUSH32 truncated by the end of code
+
+
+def test_jump_destinations_match_reference_on_random_code():
+    rng = random.Random(1)
+    # bytes biased to JUMPDEST and PUSHes, so immediates hide JUMPDESTs and run past the end
+    alphabet = [0x5B, 0x5B, 0x60, 0x61, 0x63, 0x7F, 0x7E, 0x00, 0x01, 0x56, 0x57]
+    for _ in range(3000):
+        code = bytes(rng.choice(alphabet) if rng.random() < 0.8 else rng.randrange(256)
+                     for _ in range(rng.randrange(120)))
+        assert _jump_destinations(code) == _reference_jump_destinations(code), code.hex()
