@@ -99,6 +99,7 @@ class ProcessTransport:
         self.kill_after = dict(kill_after or {})
 
     def start(self, make_core: CoreFactory, count: int) -> None:
+        _reap_exited()
         self.pids: list[int] = [0] * count
         self.conns: list[Connection | None] = [None] * count
         self.received = [0] * count
@@ -187,16 +188,23 @@ class ProcessTransport:
         for conn in self.conns:
             conn.close()
         self.selector.close()
-        # Reap in the background: a big child takes milliseconds to tear down its memory.
-        threading.Thread(target=_reap, args=(self.pids,), daemon=True).start()
+        # Reaped later, without waiting: a big child takes milliseconds to tear down its memory
+        # (and a reaper thread would wait for the GIL to start).
+        _unreaped.extend(self.pids)
+        _reap_exited()
 
 
-def _reap(pids: list[int]) -> None:
-    for pid in pids:
+_unreaped: list[int] = []  # worker processes stopped or killed, not yet waited for
+
+
+def _reap_exited() -> None:
+    for pid in list(_unreaped):
         try:
-            os.waitpid(pid, 0)
+            exited, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            pass
+            exited = pid
+        if exited:
+            _unreaped.remove(pid)
 
 
 def _read_pipe(conn: Connection, inbox: queue.SimpleQueue) -> None:
