@@ -209,7 +209,11 @@ _worker_forks: frozenset[str] | None = None
 
 
 # Address-space cap per worker: a runaway vector fails with MemoryError instead of the machine's OOM killer.
-WORKER_MEMORY_LIMIT = 6 << 30
+# The hungriest official vector, static_Call1MB1024Calldepth (1,024 nested calls, each with 1 MB of
+# memory and 1 MB of call data), peaks at 4.6-5.5 GB of RSS, and a long-lived worker's address space
+# also holds what earlier vectors left mapped: 6 GiB failed it intermittently, so 10 GiB (two jobs
+# stay under this machine's 24 GiB).
+WORKER_MEMORY_LIMIT = 10 << 30
 
 
 def _init_worker(execute: ExecuteVector, forks: frozenset[str] | None) -> None:
