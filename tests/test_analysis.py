@@ -1,9 +1,13 @@
-"""Code analysis: jump destinations and lazily decoded blocks, against plain reference loops."""
+"""Code analysis: jump destinations against a plain loop; compiled blocks against the state tests."""
 from __future__ import annotations
 
 import random
 
+import pytest
+
+from parevm.evm import analysis
 from parevm.evm.analysis import _jump_destinations
+from parevm.statetest.runner import expand_paths, load_executor, run_files
 
 
 def _reference_jump_destinations(code: bytes) -> frozenset[int]:
@@ -32,3 +36,29 @@ def test_jump_destinations_match_reference_on_random_code():
         code = bytes(rng.choice(alphabet) if rng.random() < 0.8 else rng.randrange(256)
                      for _ in range(rng.randrange(120)))
         assert _jump_destinations(code) == _reference_jump_destinations(code), code.hex()
+
+
+# Folders whose vectors cover control flow, stack limits, gas observation (GAS, CALL*, CREATE*,
+# SSTORE) inside blocks, and random programs; about 15 s in all.
+COMPILED_FOLDERS = (
+    ("VMTests", "vmIOandFlowOperations"), ("VMTests", "vmArithmeticTest"),
+    ("VMTests", "vmBitwiseLogicOperation"), ("stStackTests",), ("stMemoryTest",), ("stShift",),
+    ("stEIP150singleCodeGasPrices",), ("stCallCodes",), ("stSStoreTest",), ("stRevertTest",),
+    ("stReturnDataTest",), ("stCreate2",), ("stSystemOperationsTest",), ("stSolidityTest",),
+    ("stRandom",), ("stRandom2",), ("Cancun",),
+)
+
+
+@pytest.mark.conformance
+@pytest.mark.parametrize("parts", COMPILED_FOLDERS, ids="/".join)
+def test_state_tests_pass_with_every_block_compiled(parts, fixture_path, monkeypatch):
+    """The compiler otherwise sees only blocks entered HOT_BLOCK_ENTRIES times, which few vectors reach."""
+    monkeypatch.setattr(analysis, "HOT_BLOCK_ENTRIES", 1)
+    files = expand_paths([fixture_path("ethereum-tests", "GeneralStateTests", *parts)])
+    total = 0
+    failures = []
+    for result in run_files(files, load_executor()):  # in this process, so the patch applies
+        total += len(result.vectors)
+        failures.extend([result.error] if result.error is not None else [])
+        failures.extend(f"{v.name} {v.fork} {v.index}: {v.error}" for v in result.vectors if not v.passed)
+    assert total and not failures, "\n".join(failures[:20])

@@ -1,32 +1,53 @@
 """Code analysis, done once per (code, fork), lazily, and cached on the `Code` object.
 
 The result is the code *decoded* into a list of handlers indexed by pc, so the dispatch loop is
-just ``pc = ops[pc](frame, stack, pc)``:
+just ``pc = ops[pc](frame, stack, pc)``; what a handler needs from its code site is in
+``args[pc]`` (a PUSH's value, for instance).
 
-* PUSH immediates are decoded into per-site closures;
-* code is split into basic blocks (entered at pc 0, at each JUMPDEST and after each JUMPI); the
-  block's total static gas is charged and its stack room checked once, on entry. Charging a
-  block in advance changes nothing observable: any failure inside a block is an exceptional
-  halt, which consumes all gas and reverts the frame wherever it happens. The few instructions
-  that observe remaining gas (GAS, CALL*, CREATE*, SSTORE's sentry) add back `after[pc]`, the
-  static gas of the block's instructions after them.
+Code is split into basic blocks (entered at pc 0, at each JUMPDEST and after each JUMPI). The
+block's total static gas is charged and its stack room checked once, on entry. Charging a block
+in advance changes nothing observable: any failure inside a block is an exceptional halt, which
+consumes all gas and reverts the frame wherever it happens. The few instructions that observe
+remaining gas (GAS, CALL*, CREATE*, SSTORE's sentry) add back ``args[pc]``, the static gas of the
+block's instructions after them.
+
+Most code of a mainnet block runs once or a few times, so a block is decoded on its first entry,
+in one pass driven by per-fork tables (`ForkTable`), creating no object per instruction: handlers
+are the tables' shared functions, which find their operands in ``args``. (Per-site closures cost
+four tracked objects per PUSH, and the collections they set off cost more than the decoding.)
+JUMPDEST and JUMPI handlers are bound methods of the analysis, which can decode and compile. A
+JUMPDEST block entered often (a loop body) is compiled to one Python function (see
+parevm.evm.compiler).
 """
 from __future__ import annotations
 
 import re
 
-from parevm.evm.forks import Fork
-from parevm.evm.frame import STACK_LIMIT
-from parevm.evm.instructions import INSTRUCTIONS
 from parevm.evm.compiler import compile_block
-from parevm.evm.frame import OUT_OF_GAS
-from parevm.evm.instructions.control import _STACK_OVERFLOW, invalid, make_jumpi
-from parevm.evm.instructions.stack import make_push
+from parevm.evm.forks import Fork
+from parevm.evm.frame import OUT_OF_GAS, STACK_LIMIT
+from parevm.evm.instructions import INSTRUCTIONS
+from parevm.evm.instructions.control import _INVALID_JUMP, _STACK_OVERFLOW, invalid
 from parevm.state.code import Code
 
-JUMPDEST, JUMPI, JUMP = 0x5B, 0x57, 0x56
+JUMPDEST, JUMPI = 0x5B, 0x57
 HOT_BLOCK_ENTRIES = 16  # a JUMPDEST block entered this often is compiled (see parevm.evm.compiler)
-_BLOCK_ENDERS = {0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFE, 0xFF}  # STOP JUMP JUMPI RETURN REVERT INVALID SELFDESTRUCT
+# A PUSH truncated by the end of code reads zeros, and running off the end is STOP (0x00).
+_PADDING = bytes(33)
+_FALLS_INTO_JUMPDEST = (0, STACK_LIMIT)  # what a JUMPI charges for a JUMPDEST block: the JUMPDEST does
+
+# How the decoder treats each opcode (ForkTable.kinds).
+_PLAIN = 0  # one byte, does not end the block
+_PUSH = 1  # PUSH1-32: the immediate goes to args
+_OBSERVES_GAS = 2  # its args entry is the static gas of the rest of its block
+_ENDS_BLOCK = 3  # no next instruction in the block (STOP, JUMP, RETURN, ..., undefined opcodes)
+_JUMPI = 4  # ends the block; falling through enters the next one
+_JUMPDEST = 5  # starts a block
+_KIND = {"JUMPI": _JUMPI, "JUMPDEST": _JUMPDEST,
+         **dict.fromkeys(("STOP", "JUMP", "RETURN", "REVERT", "INVALID", "SELFDESTRUCT"), _ENDS_BLOCK),
+         **dict.fromkeys(("GAS", "CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2",
+                          "SSTORE"), _OBSERVES_GAS),
+         **{f"PUSH{n}": _PUSH for n in range(1, 33)}}
 
 # (inputs, outputs) of each mnemonic that is not PUSH/DUP/SWAP
 _STACK = {
@@ -57,14 +78,15 @@ for _n in range(1, 17):
 
 
 class ForkTable:
-    """A fork's 256-entry opcode table: handler, static gas and net stack growth per opcode."""
+    """A fork's 256-entry opcode tables: handler, static gas, net stack growth and decoder kind."""
 
-    __slots__ = ("handlers", "gas", "growth", "names")
+    __slots__ = ("handlers", "gas", "growth", "kinds", "names")
 
     def __init__(self, fork: Fork) -> None:
         self.handlers = [invalid] * 256
         self.gas = [0] * 256
         self.growth = [0] * 256
+        self.kinds = [_ENDS_BLOCK] * 256  # undefined opcodes end the block (they halt)
         self.names: list[str | None] = [None] * 256
         for name, static_gas in fork.opcode_gas.items():
             opcode, handler = INSTRUCTIONS[name]
@@ -72,6 +94,7 @@ class ForkTable:
             self.gas[opcode] = static_gas
             inputs, outputs = _STACK[name]
             self.growth[opcode] = outputs - inputs
+            self.kinds[opcode] = _KIND.get(name, _PLAIN)
             self.names[opcode] = name
 
 
@@ -89,121 +112,154 @@ class Analysis:
     """The decoded form of one code under one fork, filled in lazily one basic block at a time.
 
     Only the jump destinations are found up front (one pass over the code, at C speed). Every
-    other entry of `ops` starts as `_decode`, which decodes the basic block beginning there on
-    first entry, so a 24 KB contract of which a call runs a few hundred instructions costs a few
-    hundred decodes."""
+    JUMPDEST's entry of `ops` starts as `_first_entry`, which decodes the block there; a JUMPI
+    decodes the block it falls into the first time it falls through. So a 24 KB contract of which
+    a call runs a few hundred instructions costs a few hundred decodes.
 
-    __slots__ = ("code", "table", "ops", "jumpdests", "after", "entry_cost", "entry_limit", "_blocks")
+    ``args[pc]`` by instruction: PUSHn its value; GAS, CALL*, CREATE*, SSTORE the static gas of the
+    rest of the block; a JUMPDEST starting a decoded block ``[gas, stack limit, entries left before
+    compiling]``; a JUMPI ``(gas, stack limit)`` of the block it falls into, once it has fallen through."""
+
+    __slots__ = ("code", "table", "ops", "args", "jumpdests", "entry_cost", "entry_limit",
+                 "_first_entry_handler", "_enter_handler", "_jumpi_handler")
 
     def __init__(self, code: bytes, table: ForkTable) -> None:
         n = len(code)
-        self.code = code
+        self.code = code + _PADDING
         self.table = table
         self.jumpdests = _jump_destinations(code)
-        self.after = [0] * (n + 33)
+        # the bound methods, made once: `ops` holds these very objects
+        self._first_entry_handler = self._first_entry
+        self._enter_handler = self._enter
+        self._jumpi_handler = self._jumpi
         # running off the end is STOP; a PUSH truncated by the end of code jumps up to 32 bytes past it
-        self.ops: list = [self._decode] * n + [INSTRUCTIONS["STOP"][1]] * 33
-        self._blocks: dict[int, tuple[int, int, list[int]]] = {}
+        self.ops: list = [self._first_entry_handler] * n + [INSTRUCTIONS["STOP"][1]] * len(_PADDING)
+        self.args: list = [None] * (n + len(_PADDING))
         if n and code[0] != JUMPDEST:
-            self.entry_cost, self.entry_limit, _ = self._block(0)
+            self.entry_cost, self.entry_limit = self._decode(0)
         else:
             self.entry_cost, self.entry_limit = 0, STACK_LIMIT
 
-    def _block(self, start: int) -> tuple[int, int, list[int]]:
-        """(static gas, stack limit at entry, instruction offsets) of the basic block at `start`."""
-        block = self._blocks.get(start)
-        if block is not None:
-            return block
-        code = self.code
-        n = len(code)
-        static_gas, growth, handlers = self.table.gas, self.table.growth, self.table.handlers
-        pcs = []
-        cost = height = max_height = 0
+    def _decode(self, start: int) -> tuple[int, int]:
+        """Decode the basic block at `start` into `ops` and `args`; its (static gas, stack limit at entry).
+
+        One pass, up to the instruction that ends the block or the next JUMPDEST."""
+        code, ops, args, table = self.code, self.ops, self.args, self.table
+        handlers, static_gas, growth, kinds = table.handlers, table.gas, table.growth, table.kinds
+        cost = height = top = 0
+        observers = []  # (pc, static gas up to and including it) of the instructions observing gas
         pc = start
-        while pc < n:
+        if code[pc] == JUMPDEST:
+            ops[pc] = self._enter_handler
+            cost = static_gas[JUMPDEST]
+            pc += 1
+        while True:
             op = code[pc]
-            if pcs and op == JUMPDEST:
+            kind = kinds[op]
+            if kind == _JUMPDEST:
                 break
-            pcs.append(pc)
+            ops[pc] = handlers[op]
             cost += static_gas[op]
             height += growth[op]
-            if height > max_height:
-                max_height = height
-            if op in _BLOCK_ENDERS or handlers[op] is invalid:
-                break
-            pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
-        block = self._blocks[start] = (cost, STACK_LIMIT - max_height, pcs)
-        return block
-
-    def _decode(self, f, s, pc: int) -> int:
-        """First entry into the block at `pc`: decode it, then run its first instruction."""
-        self._fill(pc)
-        return self.ops[pc](f, s, pc)
-
-    def _fill(self, start: int) -> None:
-        """Put the per-instruction handlers of the block at `start` into `ops`."""
-        code = self.code
-        n = len(code)
-        ops, after, handlers, static_gas = self.ops, self.after, self.table.handlers, self.table.gas
-        cost, limit, pcs = self._block(start)
-        remaining = cost
-        for at in pcs:
-            op = code[at]
-            remaining -= static_gas[op]
-            after[at] = remaining
-            if 0x60 <= op <= 0x7F:
-                size = op - 0x5F
-                immediate = code[at + 1:at + 1 + size]
-                ops[at] = make_push(int.from_bytes(immediate, "big") << (8 * (size - len(immediate))),
-                                    at + 1 + size)
-            elif op == JUMPDEST:
-                ops[at] = self._block_entry(at, cost, limit)
-            elif op == JUMPI:
-                ops[at] = make_jumpi(*self._fallthrough(at))
+            if height > top:
+                top = height
+            if kind == _PLAIN:
+                pc += 1
+            elif kind == _PUSH:
+                end = pc + op - 0x5E
+                args[pc] = int.from_bytes(code[pc + 1:end], "big")
+                pc = end
+            elif kind == _OBSERVES_GAS:
+                observers.append((pc, cost))
+                pc += 1
             else:
-                ops[at] = handlers[op]
+                if kind == _JUMPI:
+                    ops[pc] = self._jumpi_handler
+                break
+        for at, spent in observers:
+            args[at] = cost - spent
+        limit = STACK_LIMIT - top
+        if code[start] == JUMPDEST:
+            args[start] = [cost, limit, HOT_BLOCK_ENTRIES]
+        return cost, limit
 
-    def _fallthrough(self, jumpi_pc: int) -> tuple[int, int]:
-        """(gas, stack limit) a JUMPI charges when it falls through into the next block."""
-        nxt = jumpi_pc + 1
-        if nxt < len(self.code) and self.code[nxt] != JUMPDEST:
-            cost, limit, _ = self._block(nxt)
-            return cost, limit
-        return 0, STACK_LIMIT
+    def _first_entry(self, f, s, pc: int) -> int:
+        """A JUMPDEST entered for the first time: decode its block, then enter it."""
+        self._decode(pc)
+        return self._enter(f, s, pc)
 
-    def _block_entry(self, start: int, cost: int, limit: int):
-        """JUMPDEST at `start`: charge the block, and compile it once it is hot."""
-        countdown = [HOT_BLOCK_ENTRIES]
+    def _enter(self, f, s, pc: int) -> int:
+        """A JUMPDEST: charge its block, and compile the block once it is hot."""
+        block = self.args[pc]
+        gas = f.gas - block[0]
+        if gas < 0:
+            raise OUT_OF_GAS
+        f.gas = gas
+        if len(s) > block[1]:
+            raise _STACK_OVERFLOW
+        block[2] -= 1
+        if not block[2]:
+            self._compile(pc)
+        return pc + 1
 
-        def jumpdest(f, s, pc):
+    def _jumpi(self, f, s, pc: int) -> int:
+        """JUMPI: falling through enters the next block, whose cost is charged here."""
+        dest = s.pop()
+        if s.pop():
+            if dest not in self.jumpdests:
+                raise _INVALID_JUMP
+            return dest
+        fallthrough = self.args[pc]
+        if fallthrough is None:
+            fallthrough = self._fallthrough(pc)
+        cost, limit = fallthrough
+        if cost:
             gas = f.gas - cost
             if gas < 0:
                 raise OUT_OF_GAS
             f.gas = gas
-            if len(s) > limit:
-                raise _STACK_OVERFLOW
-            countdown[0] -= 1
-            if not countdown[0]:
-                self._compile(start)
-            return pc + 1
-        return jumpdest
+        if len(s) > limit:
+            raise _STACK_OVERFLOW
+        return pc + 1
+
+    def _fallthrough(self, jumpi_pc: int) -> tuple[int, int]:
+        """(gas, stack limit) a JUMPI charges when it falls through; decodes the next block (once)."""
+        nxt = jumpi_pc + 1
+        entry = self.args[jumpi_pc]
+        if entry is None:
+            entry = _FALLS_INTO_JUMPDEST if self.code[nxt] == JUMPDEST else self._decode(nxt)
+            self.args[jumpi_pc] = entry
+        return entry
+
+    def _pcs(self, start: int) -> list[int]:
+        """The offsets of the instructions of the (decoded) block at `start`."""
+        code, kinds = self.code, self.table.kinds
+        pcs = [start]
+        pc = start
+        while True:
+            op = code[pc]
+            kind = kinds[op]
+            if kind == _ENDS_BLOCK or kind == _JUMPI:
+                return pcs
+            pc += op - 0x5E if kind == _PUSH else 1
+            if code[pc] == JUMPDEST:
+                return pcs
+            pcs.append(pc)
 
     def _compile(self, start: int) -> None:
         """Replace the hot block at `start` (and the block its JUMPI falls into) by compiled code."""
-        code = self.code
-        names = self.table.names
-        cost, limit, pcs = self._block(start)
+        code, args, names, ops = self.code, self.args, self.table.names, self.ops
+        cost, limit, _ = args[start]
+        pcs = self._pcs(start)
         last = pcs[-1]
         fallthrough = self._fallthrough(last) if code[last] == JUMPI else None
-        self.ops[start] = compile_block(code, pcs, names, self.ops, (cost, limit), fallthrough, self.jumpdests)
+        ops[start] = compile_block(code, pcs, names, ops, args, (cost, limit), fallthrough, self.jumpdests)
         nxt = last + 1
-        if fallthrough is not None and nxt < len(code) and code[nxt] != JUMPDEST:
-            self._fill(nxt)
-            _, _, next_pcs = self._block(nxt)
+        if fallthrough is not None and code[nxt] != JUMPDEST:
+            next_pcs = self._pcs(nxt)
             next_last = next_pcs[-1]
             next_fallthrough = self._fallthrough(next_last) if code[next_last] == JUMPI else None
-            self.ops[nxt] = compile_block(code, next_pcs, names, self.ops, None, next_fallthrough,
-                                          self.jumpdests)
+            ops[nxt] = compile_block(code, next_pcs, names, ops, args, None, next_fallthrough, self.jumpdests)
 
 
 # One match per JUMPDEST instruction: the possessive loop steps over whole instructions (a run of

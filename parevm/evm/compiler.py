@@ -26,12 +26,12 @@ _BINARY = {
 _UNARY = {"ISZERO": "s[-1] = 0 if s[-1] else 1", "NOT": "s[-1] ^= M"}
 
 
-def compile_block(code: bytes, pcs: list[int], names: list, handlers: list, entry: tuple[int, int] | None,
-                  fallthrough: tuple[int, int] | None, jumpdests: frozenset[int]):
+def compile_block(code: bytes, pcs: list[int], names: list, handlers: list, args: list,
+                  entry: tuple[int, int] | None, fallthrough: tuple[int, int] | None, jumpdests: frozenset[int]):
     """A function `(frame, stack, pc) -> next pc` running the instructions at `pcs` as one unit.
 
-    `entry` is (gas, stack limit) to charge on entering (a JUMPDEST block), `fallthrough` the same
-    for the block a final JUMPI falls into."""
+    `handlers` and `args` are the analysis' decoded code; `entry` is (gas, stack limit) to charge
+    on entering (a JUMPDEST block), `fallthrough` the same for the block a final JUMPI falls into."""
     lines = ["def block(f, s, pc):"]
     out = lines.append
     env = {"M": M, "signed": signed, "jd": jumpdests, "OOG": OUT_OF_GAS, "SO": _STACK_OVERFLOW,
@@ -48,9 +48,7 @@ def compile_block(code: bytes, pcs: list[int], names: list, handlers: list, entr
         if name == "JUMPDEST":
             continue
         if name.startswith("PUSH") and name != "PUSH0":
-            size = int(name[4:])
-            immediate = code[at + 1:at + 1 + size]
-            out(f"    s.append({int.from_bytes(immediate, 'big') << (8 * (size - len(immediate)))})")
+            out(f"    s.append({args[at]})")
         elif name == "PUSH0":
             out("    s.append(0)")
         elif name == "POP":

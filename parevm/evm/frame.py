@@ -99,7 +99,7 @@ class TxContext:
 class Frame:
     """One executing message: code, stack, memory, gas and where its results go."""
 
-    __slots__ = ("ctx", "state", "code", "ops", "jumpdests", "after", "pc", "gas", "stack", "memory",
+    __slots__ = ("ctx", "state", "code", "ops", "jumpdests", "args", "pc", "gas", "stack", "memory",
                  "caller", "address", "code_address", "value", "data", "is_static", "depth", "return_data",
                  "output", "snapshot", "logs_mark", "refund_mark", "is_create", "ret_offset", "ret_size",
                  "child", "parent", "precompile", "status")

@@ -99,7 +99,7 @@ def _start(f: Frame) -> int | None:
     analysis = analyze(code, f.ctx.fork)
     f.ops = analysis.ops
     f.jumpdests = analysis.jumpdests
-    f.after = analysis.after
+    f.args = analysis.args
     f.gas -= analysis.entry_cost
     if f.gas < 0 or analysis.entry_limit < 0:  # the first block alone needs more gas or stack than there is
         return FAILED

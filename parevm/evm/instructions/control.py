@@ -1,11 +1,11 @@
 """Control flow: STOP, JUMP, JUMPI, PC, GAS, JUMPDEST, RETURN, REVERT, INVALID.
 
-JUMPDEST and JUMPI are specialised per code site (`parevm.evm.analysis`, `make_jumpi`): entering a
+The analysis installs its own JUMPDEST and JUMPI handlers (`parevm.evm.analysis`): entering a
 basic block charges that block's static gas and checks the stack has room for its growth.
 """
 from __future__ import annotations
 
-from parevm.evm.frame import OUT_OF_GAS, REVERT, STOP, InvalidJump, InvalidOpcode, StackOverflow
+from parevm.evm.frame import REVERT, STOP, InvalidJump, InvalidOpcode, StackOverflow
 from parevm.evm.gas import expand_memory
 from parevm.evm.instructions import instruction
 
@@ -26,25 +26,6 @@ def jump(f, s, pc):
     return dest
 
 
-def make_jumpi(fallthrough_cost: int, fallthrough_limit: int):
-    """JUMPI at one site; falling through enters the next block, whose cost is charged here."""
-    def jumpi(f, s, pc):
-        dest = s.pop()
-        if s.pop():
-            if dest not in f.jumpdests:
-                raise _INVALID_JUMP
-            return dest
-        if fallthrough_cost:
-            gas = f.gas - fallthrough_cost
-            if gas < 0:
-                raise OUT_OF_GAS
-            f.gas = gas
-        if len(s) > fallthrough_limit:
-            raise _STACK_OVERFLOW
-        return pc + 1
-    return jumpi
-
-
 @instruction(0x58, "PC")
 def pc_(f, s, pc):
     s.append(pc)
@@ -54,7 +35,7 @@ def pc_(f, s, pc):
 @instruction(0x5A, "GAS")
 def gas(f, s, pc):
     # the rest of this block's static gas was charged in advance; it is still "left" here
-    s.append(f.gas + f.after[pc])
+    s.append(f.gas + f.args[pc])
     return pc + 1
 
 
@@ -89,5 +70,7 @@ def jumpdest(f, s, pc):
     return pc + 1
 
 
-# Table entry; the analysis installs a per-site JUMPI that knows the block it falls into.
-instruction(0x57, "JUMPI")(make_jumpi(0, 1024))
+@instruction(0x57, "JUMPI")
+def jumpi(f, s, pc):
+    """Table entry only: the analysis installs a JUMPI that charges the block it falls into."""
+    raise AssertionError("JUMPI runs through the analysis' handler")

@@ -1,4 +1,4 @@
-"""POP, PUSH0, DUP1-16, SWAP1-16. PUSH1-32 are specialised per code site by the analysis."""
+"""POP, PUSH0, PUSH1-32, DUP1-16, SWAP1-16."""
 from __future__ import annotations
 
 from parevm.evm.instructions import instruction
@@ -39,22 +39,14 @@ for _n in range(1, 17):
     instruction(0x8F + _n, f"SWAP{_n}")(_make_swap(_n))
 
 
-def make_push(value: int, next_pc: int):
-    """PUSHn at one code site: its immediate decoded once, at analysis time."""
+def _make_push(size: int):
+    """PUSHn: the analysis decodes the immediate into `args` when it decodes the block."""
     def push(f, s, pc):
-        s.append(value)
-        return next_pc
-    return push
-
-
-def _make_generic_push(size: int):
-    """PUSHn decoding its immediate at run time; the table entry the analysis specialises per site."""
-    def push(f, s, pc):
-        immediate = f.code.bytes[pc + 1:pc + 1 + size]
-        s.append(int.from_bytes(immediate, "big") << (8 * (size - len(immediate))))
+        s.append(f.args[pc])
         return pc + 1 + size
+    push.__name__ = f"push{size}"
     return push
 
 
 for _n in range(1, 33):
-    instruction(0x5F + _n, f"PUSH{_n}")(_make_generic_push(_n))
+    instruction(0x5F + _n, f"PUSH{_n}")(_make_push(_n))

@@ -43,7 +43,7 @@ def sstore(f, s, pc):
                 f.ctx.refund += fork.sstore_clears_refund
     else:
         noop_cost, reset_cost, sentry = _NET_METERING[rule]
-        if sentry and f.gas + f.after[pc] <= SSTORE_SENTRY:
+        if sentry and f.gas + f.args[pc] <= SSTORE_SENTRY:
             raise OUT_OF_GAS
         cost = COLD_SLOAD if rule == "eip2929" and state.warm_slot(address, slot) else 0
         original = state.get_original_storage(address, slot)

@@ -49,7 +49,7 @@ def _call(f, s, pc, kind: int) -> int:
 
     # The rest of this block's static gas was charged on entry; a call may pay for it with gas its
     # child hands back (the value stipend is free), so give it back while pricing the call.
-    rest_of_block = f.after[pc]
+    rest_of_block = f.args[pc]
     f.gas += rest_of_block
     expand_memory_two(f, in_offset, in_size, out_offset, out_size)
     extra = 0
@@ -138,7 +138,7 @@ def _create(f, s, pc, value: int, offset: int, size: int, address_of) -> int:
     initcode = bytes(f.memory[offset:offset + size]) if size else b""
     address = address_of(initcode)
 
-    available = f.gas + f.after[pc]
+    available = f.gas + f.args[pc]
     child_gas = available - available // 64 if fork.eip150 else available
     f.gas -= child_gas
     if f.is_static:
