@@ -16,8 +16,8 @@ in one pass driven by per-fork tables (`ForkTable`), creating no object per inst
 are the tables' shared functions, which find their operands in ``args``. (Per-site closures cost
 four tracked objects per PUSH, and the collections they set off cost more than the decoding.)
 JUMPDEST and JUMPI handlers are bound methods of the analysis, which can decode and compile. A
-JUMPDEST block entered often (a loop body) is compiled to one Python function (see
-parevm.evm.compiler).
+block entered often (a loop body, the block at pc 0) is compiled to one Python function (see
+parevm.evm.compiler), together with the blocks it has fallen through into.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from parevm.evm.instructions.control import _INVALID_JUMP, _STACK_OVERFLOW, inva
 from parevm.state.code import Code
 
 JUMPDEST, JUMPI = 0x5B, 0x57
-# A JUMPDEST block entered this often is compiled (see parevm.evm.compiler). Compiling a block
+# A JUMPDEST block, or the block at pc 0, entered this often is compiled. Compiling a block
 # costs 150-200 us and saves ~0.6 us per entry of a 14-instruction loop body, so it pays for itself
 # after a few hundred entries; on mainnet blocks 60% of JUMPDEST blocks are entered once and under
 # 0.1% 256 times or more.
@@ -124,7 +124,7 @@ class Analysis:
     rest of the block; a JUMPDEST starting a decoded block ``[gas, stack limit, entries left before
     compiling]``; a JUMPI ``(gas, stack limit)`` of the block it falls into, once it has fallen through."""
 
-    __slots__ = ("code", "table", "ops", "args", "jumpdests", "entry_cost", "entry_limit",
+    __slots__ = ("code", "table", "ops", "args", "jumpdests", "_entry_cost", "_entry_limit", "_starts_left",
                  "_first_entry_handler", "_enter_handler", "_jumpi_handler")
 
     def __init__(self, code: bytes, table: ForkTable) -> None:
@@ -140,9 +140,19 @@ class Analysis:
         self.ops: list = [self._first_entry_handler] * n + [INSTRUCTIONS["STOP"][1]] * len(_PADDING)
         self.args: list = [None] * (n + len(_PADDING))
         if n and code[0] != JUMPDEST:
-            self.entry_cost, self.entry_limit = self._decode(0)
-        else:
-            self.entry_cost, self.entry_limit = 0, STACK_LIMIT
+            self._entry_cost, self._entry_limit = self._decode(0)
+            self._starts_left = HOT_BLOCK_ENTRIES
+        else:  # the JUMPDEST at 0 charges (and counts) its block
+            self._entry_cost, self._entry_limit = 0, STACK_LIMIT
+            self._starts_left = -1  # counts down from -1: never reaches 0
+
+    def start(self, f) -> bool:
+        """A frame starts running the code: charge the block at pc 0; False if gas or stack room lacks."""
+        f.gas -= self._entry_cost
+        self._starts_left -= 1
+        if not self._starts_left:
+            self._compile(0, None)
+        return f.gas >= 0 and self._entry_limit >= 0
 
     def _decode(self, start: int) -> tuple[int, int]:
         """Decode the basic block at `start` into `ops` and `args`; its (static gas, stack limit at entry).
@@ -203,7 +213,7 @@ class Analysis:
             raise _STACK_OVERFLOW
         block[2] -= 1
         if not block[2]:
-            self._compile(pc)
+            self._compile(pc, (block[0], block[1]))
         return pc + 1
 
     def _jumpi(self, f, s, pc: int) -> int:
@@ -250,20 +260,22 @@ class Analysis:
                 return pcs
             pcs.append(pc)
 
-    def _compile(self, start: int) -> None:
-        """Replace the hot block at `start` (and the block its JUMPI falls into) by compiled code."""
-        code, args, names, ops = self.code, self.args, self.table.names, self.ops
-        cost, limit, _ = args[start]
-        pcs = self._pcs(start)
-        last = pcs[-1]
-        fallthrough = self._fallthrough(last) if code[last] == JUMPI else None
-        ops[start] = compile_block(code, pcs, names, ops, args, (cost, limit), fallthrough, self.jumpdests)
-        nxt = last + 1
-        if fallthrough is not None and code[nxt] != JUMPDEST:
-            next_pcs = self._pcs(nxt)
-            next_last = next_pcs[-1]
-            next_fallthrough = self._fallthrough(next_last) if code[next_last] == JUMPI else None
-            ops[nxt] = compile_block(code, next_pcs, names, ops, args, None, next_fallthrough, self.jumpdests)
+    def _compile(self, start: int, entry: tuple[int, int] | None) -> None:
+        """Replace the hot block at `start` by compiled code, and with it the blocks its JUMPIs have
+        fallen into so far (a function dispatcher's chain of selector tests, a loop body), which only
+        it enters. `entry` is the (gas, stack limit) the block charges on entry, if it charges."""
+        code, args, ops = self.code, self.args, self.ops
+        while True:
+            pcs = self._pcs(start)
+            last = pcs[-1]
+            fell_through = code[last] == JUMPI and args[last] is not None
+            fallthrough = self._fallthrough(last) if code[last] == JUMPI else None
+            ops[start] = compile_block(code, pcs, self.table.names, ops, args, entry, fallthrough,
+                                       self.jumpdests)
+            start = last + 1
+            if not fell_through or code[start] == JUMPDEST:
+                return
+            entry = None  # the compiled JUMPI charges the block it falls into
 
 
 # One match per JUMPDEST instruction: the possessive loop steps over whole instructions (a run of

@@ -100,8 +100,7 @@ def _start(f: Frame) -> int | None:
     f.ops = analysis.ops
     f.jumpdests = analysis.jumpdests
     f.args = analysis.args
-    f.gas -= analysis.entry_cost
-    if f.gas < 0 or analysis.entry_limit < 0:  # the first block alone needs more gas or stack than there is
+    if not analysis.start(f):  # the first block alone needs more gas or stack than there is
         return FAILED
     return None
 
