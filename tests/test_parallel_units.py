@@ -306,3 +306,11 @@ def test_planner_groups_cheap_transactions_and_isolates_heavy_ones():
     assert ChunkPlanner(txs, state, workers=2, fixed=7).next_end(296) == 301
     rate = planner.seconds_per_plain
     assert planner.span(0, 10 * rate) in (10, 11) and planner.span(0, 1.0) == len(txs)
+
+
+def test_code_pickles_as_its_bytes_even_after_it_ran():
+    """Analyses hold the interpreter's closures; a pickled `Code` carries only its bytes and comes
+    back as the interned object (with this process's analyses)."""
+    code = code_of(b"\x60\x01\x60\x02\x01")  # PUSH1 1 PUSH1 2 ADD
+    code.analyses["test"] = lambda: None  # as an analysis of a code that ran would
+    assert pickle.loads(pickle.dumps(code)) is code

@@ -44,6 +44,11 @@ class Code:
     def __repr__(self) -> str:
         return f"Code({len(self.bytes)} bytes)"
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its bytes, unpickled as the interned `Code`: analyses are this process's
+        caches (and hold the interpreter's closures, which do not pickle)."""
+        return code_of, (self.bytes,)
+
 
 EMPTY_CODE = Code(b"", EMPTY_KECCAK)
 
