@@ -237,7 +237,8 @@ def test_tiny_block_runs_sequentially():
     assert stats.sequential == [(0, 20)] and stats.epochs == 0 and stats.executions == 0
 
 
-def test_statistics_describe_every_transaction():
+def test_statistics_describe_every_transaction(monkeypatch):
+    monkeypatch.setattr(engine_module, "MIN_PARALLEL_SECONDS", 0.0)  # small, but tried in parallel
     block = hot_slot_block(120)
     stats = assert_same(block, sequential_outcome(block), 2, transport=SimulatedTransport(3), chunk_txs=3,
                         record_access=True)  # (gives up on the chain: covers both kinds of execution)

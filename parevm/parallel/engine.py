@@ -101,7 +101,11 @@ MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at le
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
 WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
 SLOWER = 0.8  # "clearly slower": the useful work done is below this fraction of the time taken
-MIN_PARALLEL_SECONDS = 0.005  # a block estimated to take less runs sequentially: forks alone cost more
+# A block estimated (at the planner's initial rates) to take less runs sequentially: a fork, the
+# copy-on-write faults of a fresh worker's first 10-20 ms and a first epoch cost more than two cores
+# win on it. With the interpreter's cold-code speed of fab5d2e..3b18ac8, the 43 mainnet fixture
+# blocks (estimated 4-86 ms each) took 3.30 s with 2 workers against 2.44 s sequentially.
+MIN_PARALLEL_SECONDS = 0.1
 MAX_RESTARTS_PER_WORKER = 3
 
 
