@@ -104,7 +104,7 @@ SLOWER = 0.8  # "clearly slower": the useful work done is below this fraction of
 # A block estimated (at the planner's initial rates) to take less runs sequentially: a fork, the
 # copy-on-write faults of a fresh worker's first 10-20 ms and a first epoch cost more than two cores
 # win on it. With the interpreter's cold-code speed of fab5d2e..3b18ac8, the 43 mainnet fixture
-# blocks (estimated 4-86 ms each) took 3.30 s with 2 workers against 2.44 s sequentially.
+# blocks (estimated 4-86 ms each) took 2.60 s of execution with 2 workers against 2.43 s sequentially.
 MIN_PARALLEL_SECONDS = 0.1
 MAX_RESTARTS_PER_WORKER = 3
 
