@@ -50,9 +50,7 @@ class ChunkPlanner:
         if self.fixed is not None:
             return min(first + self.fixed, count)
         per_plain, per_gas = self.seconds_per_plain, self.seconds_per_gas
-        remaining = ((self.plain_before[count] - self.plain_before[first]) * per_plain
-                     + (self.gas_before[count] - self.gas_before[first]) * per_gas)
-        target = max(MIN_TARGET_SECONDS, min(self.target, remaining / (2 * self.workers)))
+        target = max(MIN_TARGET_SECONDS, min(self.target, self.estimate(first, count) / (2 * self.workers)))
         plain, gas = self.plain, self.gas
         end = first
         budget = target
@@ -62,14 +60,17 @@ class ChunkPlanner:
             end += 1
         return end
 
+    def estimate(self, first: int, last: int) -> float:
+        """Estimated seconds of transactions first..last-1."""
+        return ((self.plain_before[last] - self.plain_before[first]) * self.seconds_per_plain
+                + (self.gas_before[last] - self.gas_before[first]) * self.seconds_per_gas)
+
     def span(self, first: int, seconds: float) -> int:
         """The end of the run of transactions from `first` estimated to take `seconds`."""
         low, high = first, len(self.plain)
         while low < high:
             middle = (low + high) // 2
-            estimate = ((self.plain_before[middle] - self.plain_before[first]) * self.seconds_per_plain
-                        + (self.gas_before[middle] - self.gas_before[first]) * self.seconds_per_gas)
-            if estimate < seconds:
+            if self.estimate(first, middle) < seconds:
                 low = middle + 1
             else:
                 high = middle

@@ -44,9 +44,10 @@ Shape (design choices and why):
   sporadic conflicts (a quarter of chunks aborting, typical of mainnet) it stays around eight.
   On a chain of dependent chunks it shrinks to a few, and while it is at most `LANE_WINDOW` every
   chunk goes to the coordinator (the lane), so the chain runs back to back on the authoritative
-  memory instead of the worker processes executing chunks that are bound to fail. After `PROBE_INTERVAL` advances in the lane the window is
-  set just past `LANE_WINDOW`, so the next chunk probes another worker: if nothing aborts, the
-  window keeps growing; if something does, the chain goes on (see the next point).
+  memory instead of the worker processes executing chunks that are bound to fail (the chunks they
+  hold when the lane starts are taken over). After `PROBE_INTERVAL` advances in the lane the
+  window is set just past `LANE_WINDOW`, so the next chunk probes another worker: if nothing
+  aborts, the window keeps growing; if something does, the chain goes on (see the next point).
 * **Where Block-STM is slower, run sequentially.** It cannot beat sequential execution on a
   chain of dependent transactions, nor on transactions so cheap (a value transfer takes ~8 us
   here) that messages cost more than the work; there its overheads make it slower. So a run of
@@ -93,9 +94,9 @@ from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
 
 LOCAL = 0  # worker slot 0 is the coordinator itself, running chunks between its other duties
-QUEUE_DEPTH = 3  # tasks per worker process: the one running and the next, so it never waits for a message
+QUEUE_DEPTH = 3  # tasks per worker process: the one running and two more, so it never waits for a message
 MIN_WINDOW = 2.0
-LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on one worker
+LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on the coordinator
 PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
@@ -578,11 +579,17 @@ class BlockSTM:
         coordinator would wait for them. It runs them itself (as new incarnations); what those
         processes report for them later is dropped."""
         for worker in range(1, self.workers):
-            for chunk in sorted(self.inflight[worker]):
-                self._release(worker, chunk)
-                self.scheduler.abandon_execution(chunk)
-                self.stale[worker] += 1
-                self.stats.taken_over += 1
+            taken = self._abandon_tasks(worker)
+            self.stale[worker] += taken
+            self.stats.taken_over += taken
+
+    def _abandon_tasks(self, worker: int) -> int:
+        """Make the executions `worker` holds ready again as new incarnations; how many."""
+        chunks = sorted(self.inflight[worker])
+        for chunk in chunks:
+            self._release(worker, chunk)
+            self.scheduler.abandon_execution(chunk)
+        return len(chunks)
 
     def _release_held_writes(self) -> None:
         """From the first abort on, write sets go to every replica as they are recorded."""
@@ -598,10 +605,7 @@ class BlockSTM:
         self.worker_cpu_base[worker] = stats.worker_cpu[worker]
         if stats.worker_restarts > MAX_RESTARTS_PER_WORKER * self.workers:
             raise WorkerCrash(f"{stats.worker_restarts} worker deaths in one block")
-        for chunk in sorted(self.inflight[worker]):
-            self._release(worker, chunk)
-            self.scheduler.abandon_execution(chunk)
-            stats.lost_tasks += 1
+        stats.lost_tasks += self._abandon_tasks(worker)
         self.stale[worker] = 0
         self.outbox[worker] = []
         if self.held_writes is not None:
