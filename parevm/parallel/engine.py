@@ -59,10 +59,11 @@ Shape (design choices and why):
   transactions run sequentially, in this process, for a stretch estimated to take
   `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch),
   so that trying again costs a small fraction of the time (and a block estimated to take less
-  than `MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts with workers
-  forked from the state as it is then, as a probe itself: spread over the workers, it gives up
-  at the first abort (if slower than sequential) until its window has grown past twice the
-  lane's.
+  than `MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts from the state as it
+  is then. Every epoch begins with a cheap test: its first `PROBE_CHUNKS` chunks run on the
+  coordinator alone, and if each after the first read values its predecessors wrote, the epoch
+  gives up there, before forking any worker (a chain costs only those chunks' bookkeeping).
+  Otherwise the worker processes are forked and the window opens.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.
@@ -76,6 +77,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
+from operator import sub
 from time import perf_counter, process_time, thread_time
 from typing import Sequence
 
@@ -98,6 +100,7 @@ QUEUE_DEPTH = 3  # tasks per worker process: the one running and two more, so it
 MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on the coordinator
 PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
+PROBE_CHUNKS = 3  # chunks an epoch runs on the coordinator alone, to tell a chain before forking
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
 WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
@@ -202,7 +205,7 @@ class BlockRun:
             while first < count:
                 stats.epochs += 1
                 epoch_started = perf_counter()
-                stop = BlockSTM(self, first, dependent=stretch > 0).run()
+                stop = BlockSTM(self, first).run()
                 if stop == count:
                     break
                 budget = STRETCH_TO_EPOCH * (perf_counter() - epoch_started)
@@ -247,30 +250,35 @@ class BlockRun:
 
     def run_sequentially(self, first: int, last: int) -> None:
         """Transactions first..last-1 exactly as `parevm.block.sequential.execute_transactions`
-        runs them (same checks, same error), after the gas the block has used so far."""
+        runs them (same checks, same error), after the gas the block has used so far. (Its
+        statistics are filled in after the loop: a chain runs here, as fast as sequentially.)"""
         env, txs, senders, state, stats = self.env, self.txs, self.senders, self.state, self.stats
-        stats.sequential.append((first, last))
+        record, results = self.record_access, self.results
+        gas_used, blob_gas_used = self.gas_used, self.blob_gas_used
+        clock = [perf_counter()]  # when each transaction ended (the first entry: when the first began)
         for index in range(first, last):
-            started = perf_counter()
-            backing = RecordingState(state) if self.record_access else state
+            backing = RecordingState(state) if record else state
             tx_state = TxState(backing)
             try:
-                result = execute_transaction(txs[index], senders[index], tx_state, env, self.gas_used,
-                                             self.blob_gas_used)
+                result = execute_transaction(txs[index], senders[index], tx_state, env, gas_used, blob_gas_used)
             except InvalidTransaction as exc:
                 raise InvalidBlock(f"transaction {index}: {exc}") from None
             writes = tx_state.writes()
             state.apply(writes)
-            self.gas_used += result.gas_used
-            self.blob_gas_used += result.blob_gas_used
-            self.results.append(result)
-            stats.aborts.append(0)
-            stats.dependency_waits.append(0)
-            stats.incarnations.append(1)
-            stats.tx_seconds.append(perf_counter() - started)
-            if self.record_access:
+            gas_used += result.gas_used
+            blob_gas_used += result.blob_gas_used
+            results.append(result)
+            clock.append(perf_counter())
+            if record:
                 stats.reads.append(tuple(backing.reads))
                 stats.writes.append(write_locations(writes))
+        self.gas_used, self.blob_gas_used = gas_used, blob_gas_used
+        count = last - first
+        stats.sequential.append((first, last))
+        stats.aborts += [0] * count
+        stats.dependency_waits += [0] * count
+        stats.incarnations += [1] * count
+        stats.tx_seconds += map(sub, clock[1:], clock)
 
 
 class ChunkTable:
@@ -313,7 +321,7 @@ class ChunkTable:
 class BlockSTM:
     """One epoch's coordinator: scheduler, authoritative multi-version memory, validation, dispatch."""
 
-    def __init__(self, run: BlockRun, first: int, dependent: bool) -> None:
+    def __init__(self, run: BlockRun, first: int) -> None:
         self.run_ = run
         self.txs = run.txs
         self.workers = workers = run.workers
@@ -333,13 +341,17 @@ class BlockSTM:
         self.outbox: list[list] = [[] for _ in range(workers)]
         # Write sets not yet sent to each worker, while no abort has shown that chunks read each
         # other's writes (then replicas need only their own): None once they are sent as recorded.
-        self.held_writes: list[list] | None = None if dependent else [[] for _ in range(workers)]
+        self.held_writes: list[list] | None = [[] for _ in range(workers)]
         self.executed_prefix = 0  # the lowest chunk not EXECUTED
-        self.window = LANE_WINDOW + 1.0 if dependent else 4.0 * workers  # chunks from there that may be handed out
+        self.window = 4.0 * workers  # chunks from there that may be handed out
         self.max_window = 64.0 * workers
         self.lane_advances = 0
-        self.probing = dependent  # an epoch after a chain is a probe: has the chain ended?
+        self.probing = False  # a chunk was tried on another worker from the lane: has the chain ended?
         self.may_give_up = run.fallback
+        # The epoch's first `PROBE_CHUNKS` chunks run here, and worker processes are forked only
+        # if they did not all read their predecessors' writes: a chain never pays for a fork.
+        self.probing_start = self.may_give_up and workers > 1
+        self.remote = False  # worker processes are running
         self.giving_up = False
         self.started = perf_counter()
         self.useful = 0.0  # CPU seconds of the transactions below the executed prefix
@@ -350,13 +362,15 @@ class BlockSTM:
         block's length when done)."""
         waiting = 0.0
         started = self.started = perf_counter()
-        self.transport.start(self._make_core, self.workers - 1)
+        if not self.probing_start:
+            self._start_workers()
         local_tasks = self.local.tasks
         try:
             self._pump()
             while not (self.scheduler.done() or self.giving_up):
                 if local_tasks:
-                    self._take_news(self.transport.poll())
+                    if self.remote:
+                        self._take_news(self.transport.poll())
                     if local_tasks and not self.giving_up:
                         self._run_local()
                 else:
@@ -368,11 +382,14 @@ class BlockSTM:
                     self._take_news(news)
                 self._pump()
         except BaseException:
-            self.transport.abort()
+            if self.remote:
+                self.transport.abort()
             raise
         finally:
             self.stats.worker_cpu[LOCAL] = self.worker_cpu_base[LOCAL] + self.local_cpu
-        if self.giving_up:
+        if not self.remote:
+            pass
+        elif self.giving_up:
             self.transport.abort()  # what is still running is past the prefix: not needed
         else:
             self.transport.close()
@@ -405,6 +422,21 @@ class BlockSTM:
         outcome = self.local.execute(*heappop(self.local.tasks))
         self.local_cpu += thread_time() - cpu_started
         self._on_outcome(LOCAL, outcome)
+
+    def _start_workers(self) -> None:
+        if self.workers > 1:
+            self.transport.start(self._make_core, self.workers - 1)
+            self.remote = True
+
+    def _end_probe(self) -> None:
+        """The first chunks have run here: give up if each one after the first read values that
+        its predecessors wrote (a chain; sequential execution is faster), else fork the workers."""
+        self.probing_start = False
+        read_sets = self.chunks.read_sets[1:PROBE_CHUNKS]
+        if all(any(reads[1::2]) for reads in read_sets):  # the odd fields: values other chunks wrote
+            self.giving_up = True
+        else:
+            self._start_workers()
 
     def _make_core(self) -> WorkerCore:
         run = self.run_
@@ -465,6 +497,8 @@ class BlockSTM:
                     self.lane_advances = 0
                     self.probing = True
                     self.window = LANE_WINDOW + 1.0
+        if self.probing_start and prefix >= PROBE_CHUNKS:
+            self._end_probe()
         if prefix > self.executed_prefix and self.may_give_up:
             elapsed = perf_counter() - self.started
             if elapsed > WARM_UP_SECONDS and self.useful < SLOWER * elapsed:
@@ -480,6 +514,8 @@ class BlockSTM:
         else at the least loaded worker process, preferring among equals the one where its first
         transaction's contract last ran (its code is decoded there already). None if all are full."""
         inflight, stale = self.inflight, self.stale
+        if not self.remote:
+            return None if inflight[LOCAL] else LOCAL
         if self.window <= LANE_WINDOW or incarnation:
             return LOCAL if len(inflight[LOCAL]) < LANE_WINDOW else None
         lane = self.holder.get(chunk - 1)
