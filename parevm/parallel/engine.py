@@ -369,10 +369,9 @@ class BlockSTM:
             self._pump()
             while not (self.scheduler.done() or self.giving_up):
                 if local_tasks:
-                    if self.remote:
+                    self._run_local()
+                    if self.remote:  # what workers finished meanwhile, before refilling their queues
                         self._take_news(self.transport.poll())
-                    if local_tasks and not self.giving_up:
-                        self._run_local()
                 else:
                     if not self.holder:
                         raise RuntimeError(f"Block-STM stalled: nothing in flight, not done ({self._state()})")

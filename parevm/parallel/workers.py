@@ -7,9 +7,9 @@ same `WorkerCore`, so the engine above them is one piece of code:
   pre-state, the transactions and the interpreter's caches are shared copy-on-write for free.
   The garbage collector's generations are frozen before a fork (and, by the engine, for the whole
   block), so that no collection, in a worker or in the coordinator, walks (and so copies, page
-  by page) the heap they share; what the block allocates is still collected. Each worker reads
-  its pipe on a small thread, so a coordinator writing to a busy worker never blocks and two full
-  pipes cannot deadlock. A worker that dies is seen as end-of-file on its pipe and is replaced by
+  by page) the heap they share; what the block allocates is still collected. The coordinator
+  never blocks writing to a worker (see the class), and a worker reads its pipe between tasks.
+  A worker that dies is seen as end-of-file on its pipe and is replaced by
   a fresh fork of the coordinator, whose multi-version memory is then the complete, current
   replica. A transport numbers its workers from 0; the engine's worker slot k is transport worker
   k - 1 (its slot 0 is the coordinator itself).
@@ -21,6 +21,7 @@ same `WorkerCore`, so the engine above them is one piece of code:
 """
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import pickle
@@ -28,11 +29,11 @@ import queue
 import random
 import selectors
 import signal
+import struct
 import sys
 import threading
 import traceback
 from collections import deque
-from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Callable, Protocol
 
@@ -63,15 +64,16 @@ class Transport(Protocol):
         """Stop the workers now (their tasks are not needed any more)."""
 
 
-def serve(core: WorkerCore, inbox: queue.SimpleQueue, send: Callable[[tuple], None]) -> None:
-    """A worker's loop: take every (pickled) operation batch that has arrived, then run the
-    lowest task and `send` its outcome."""
+def serve(core: WorkerCore, receive: Callable[[bool], bytes | None], send: Callable[[tuple], None]) -> None:
+    """A worker's loop: take every (pickled) operation batch that has arrived (`receive(block)`:
+    the next batch, None if none has arrived and `block` is False), then run the lowest task and
+    `send` its outcome."""
     while True:
-        data = inbox.get() if not core.has_work() else _next_or_none(inbox)
+        data = receive(not core.has_work())
         while data is not None:
             if not core.accept(pickle.loads(data)):
                 return
-            data = _next_or_none(inbox)
+            data = receive(False)
         if core.has_work():
             send(core.run_next())
 
@@ -80,18 +82,32 @@ def _pickled_sender(send_bytes: Callable[[bytes], None]) -> Callable[[tuple], No
     return lambda outcome: send_bytes(pickle.dumps([outcome], protocol=_PROTOCOL))
 
 
-def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
-    try:
-        return inbox.get_nowait()
-    except queue.Empty:
-        return None
-
-
 _STOP_BATCH = pickle.dumps([(STOP,)], protocol=_PROTOCOL)
+_PIPE_BYTES = 1 << 20  # pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size)
+
+
+def _frame(data: bytes) -> bytes:
+    """`data` framed as `multiprocessing.connection.Connection.recv_bytes` reads it."""
+    if len(data) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(data)) + data
+    return struct.pack("!i", len(data)) + data
+
+
+def _widen(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+    except OSError:
+        pass  # the default capacity only means more waiting for a writable pipe
 
 
 class ProcessTransport:
-    """Forked worker processes talking over pipes; the coordinator waits on one selector."""
+    """Forked worker processes, a pipe each way; the coordinator waits on one selector.
+
+    The coordinator never blocks writing: what a full pipe does not take waits in a buffer, flushed
+    whenever the coordinator polls or waits (so a worker blocked writing its outcome to the
+    coordinator always gets read, and two full pipes cannot deadlock). A worker is one thread that
+    reads its pipe between tasks: a reader thread would need the GIL, which the executing thread
+    holds, to hand over each message, and so would deliver new tasks only once the worker ran dry."""
 
     def __init__(self, kill_after: dict[int, int] | None = None) -> None:
         """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
@@ -101,34 +117,52 @@ class ProcessTransport:
     def start(self, make_core: CoreFactory, count: int) -> None:
         _reap_exited()
         self.pids: list[int] = [0] * count
-        self.conns: list[Connection | None] = [None] * count
+        self.inbound: list[Connection | None] = [None] * count  # outcomes from each worker
+        self.outbound: list[int] = [-1] * count  # non-blocking write end of each worker's pipe
+        self.pending = [bytearray() for _ in range(count)]  # framed batches the pipe did not take yet
         self.received = [0] * count
         self.selector = selectors.DefaultSelector()
         for worker in range(count):
             self._fork(worker, make_core)
 
     def _fork(self, worker: int, make_core: CoreFactory) -> None:
-        ours, theirs = Pipe()
+        to_worker, to_coordinator = os.pipe(), os.pipe()
+        for _, write_end in (to_worker, to_coordinator):
+            _widen(write_end)
         gc.freeze()  # the child inherits the heap as the permanent generation: never walked (nor copied)
         pid = os.fork()
         if pid == 0:
-            ours.close()
-            self._child(theirs, make_core)  # never returns
-        theirs.close()
+            os.close(to_worker[1])
+            os.close(to_coordinator[0])
+            self._child(Connection(to_worker[0], writable=False), Connection(to_coordinator[1], readable=False),
+                        make_core)  # never returns
+        os.close(to_worker[0])
+        os.close(to_coordinator[1])
+        os.set_blocking(to_worker[1], False)
         self.pids[worker] = pid
-        self.conns[worker] = ours
-        self.selector.register(ours, selectors.EVENT_READ, worker)
+        self.outbound[worker] = to_worker[1]
+        self.pending[worker].clear()
+        self.inbound[worker] = Connection(to_coordinator[0], writable=False)
+        self.selector.register(self.inbound[worker], selectors.EVENT_READ, worker)
 
-    def _child(self, conn: Connection, make_core: CoreFactory) -> None:
+    def _child(self, inbox: Connection, outbox: Connection, make_core: CoreFactory) -> None:
         code = 0
         try:
-            for other in self.conns:
+            for other in self.inbound:
                 if other is not None:
                     other.close()
+            for fd in self.outbound:
+                if fd >= 0:
+                    os.close(fd)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when workers stop
-            inbox: queue.SimpleQueue = queue.SimpleQueue()
-            threading.Thread(target=_read_pipe, args=(conn, inbox), daemon=True).start()
-            serve(make_core(), inbox, _pickled_sender(conn.send_bytes))
+
+            def receive(block: bool) -> bytes | None:
+                try:
+                    return inbox.recv_bytes() if block or inbox.poll() else None
+                except (EOFError, OSError):
+                    return _STOP_BATCH  # the coordinator is gone
+
+            serve(make_core(), receive, _pickled_sender(outbox.send_bytes))
         except BaseException:
             traceback.print_exc()
             code = 1
@@ -138,60 +172,88 @@ class ProcessTransport:
             os._exit(code)
 
     def send(self, worker: int, ops: list) -> None:
+        self.pending[worker] += _frame(pickle.dumps(ops, protocol=_PROTOCOL))
+        self._flush(worker)
+
+    def _flush(self, worker: int) -> None:
+        """Write what the worker's pipe takes now; wait (in `poll`) to write the rest."""
+        buffer, fd = self.pending[worker], self.outbound[worker]
         try:
-            self.conns[worker].send_bytes(pickle.dumps(ops, protocol=_PROTOCOL))
+            while buffer:
+                del buffer[:os.write(fd, buffer)]
+        except BlockingIOError:
+            pass
         except OSError:
-            pass  # it died: receive() reports it
+            buffer.clear()  # it died: poll() reports it
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if buffer else 0)
+        if self.selector.get_key(self.inbound[worker]).events != events:
+            self.selector.modify(self.inbound[worker], events, worker)
 
     def receive(self) -> list[tuple[int, list | None]]:
         return self.poll(None)
 
     def poll(self, timeout: float | None = 0) -> list[tuple[int, list | None]]:
         news = []
-        for key, _ in self.selector.select(timeout):
-            worker, conn = key.data, key.fileobj
-            try:
-                news.append((worker, pickle.loads(conn.recv_bytes())))
-            except (EOFError, OSError):
-                news.append((worker, None))
-                continue
-            self.received[worker] += 1
-            if self.kill_after.get(worker) == self.received[worker]:
-                del self.kill_after[worker]
-                os.kill(self.pids[worker], signal.SIGKILL)
-        return news
+        while True:
+            for key, events in self.selector.select(timeout):
+                worker, conn = key.data, key.fileobj
+                if events & selectors.EVENT_WRITE:
+                    self._flush(worker)
+                if not events & selectors.EVENT_READ:
+                    continue
+                try:
+                    while True:  # every message there is (one per completed task)
+                        news.append((worker, pickle.loads(conn.recv_bytes())))
+                        self.received[worker] += 1
+                        if self.kill_after.get(worker) == self.received[worker]:
+                            del self.kill_after[worker]
+                            os.kill(self.pids[worker], signal.SIGKILL)
+                        if not conn.poll():
+                            break
+                except (EOFError, OSError):
+                    news.append((worker, None))
+            if news or timeout is not None:
+                return news
 
     def restart(self, worker: int, make_core: CoreFactory) -> None:
-        self.selector.unregister(self.conns[worker])
-        self.conns[worker].close()
+        self.selector.unregister(self.inbound[worker])
+        self.inbound[worker].close()
+        os.close(self.outbound[worker])
+        self.inbound[worker], self.outbound[worker] = None, -1  # (the fork must not close their reused numbers)
         os.waitpid(self.pids[worker], 0)
         self._fork(worker, make_core)
 
     def close(self) -> None:
-        for conn in self.conns:
-            try:
-                conn.send_bytes(_STOP_BATCH)
-            except OSError:
-                pass
+        """Stop the workers (their tasks are done): a stop message, or a kill if it cannot go now."""
+        for worker, pid in enumerate(self.pids):
+            self.pending[worker] += _frame(_STOP_BATCH)
+            self._flush(worker)
+            if self.pending[worker]:
+                _kill(pid)
         self._release()
 
     def abort(self) -> None:
         """Stop the workers without waiting for them to finish their tasks."""
         for pid in self.pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(pid)
         self._release()
 
     def _release(self) -> None:
-        for conn in self.conns:
+        for conn, fd in zip(self.inbound, self.outbound):
             conn.close()
+            os.close(fd)
         self.selector.close()
         # Reaped later, without waiting: a big child takes milliseconds to tear down its memory
         # (and a reaper thread would wait for the GIL to start).
         _unreaped.extend(self.pids)
         _reap_exited()
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 _unreaped: list[int] = []  # worker processes stopped or killed, not yet waited for
@@ -207,12 +269,11 @@ def _reap_exited() -> None:
             _unreaped.remove(pid)
 
 
-def _read_pipe(conn: Connection, inbox: queue.SimpleQueue) -> None:
+def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
     try:
-        while True:
-            inbox.put(conn.recv_bytes())
-    except (EOFError, OSError):
-        inbox.put(_STOP_BATCH)
+        return inbox.get_nowait()
+    except queue.Empty:
+        return None
 
 
 class ThreadTransport:
@@ -233,7 +294,8 @@ class ThreadTransport:
 
     def _run(self, worker: int, core: WorkerCore, inbox: queue.SimpleQueue) -> None:
         try:
-            serve(core, inbox, _pickled_sender(lambda data: self.outcomes.put((worker, data))))
+            serve(core, lambda block: inbox.get() if block else _next_or_none(inbox),
+                  _pickled_sender(lambda data: self.outcomes.put((worker, data))))
         except Cancelled:
             pass
         except BaseException:
