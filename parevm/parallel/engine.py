@@ -87,7 +87,7 @@ from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import GAS_PER_BLOB, InvalidTransaction, TxResult, execute_transaction
 from parevm.parallel.chunks import ChunkPlanner
 from parevm.parallel.executor import (BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, RecordingState, TxFailed,
-                                      WorkerCore, write_locations)
+                                      WorkerCore, result_from_wire, write_locations)
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory
 from parevm.parallel.scheduler import EXECUTED, Scheduler
 from parevm.parallel.workers import ProcessTransport, Transport
@@ -231,10 +231,10 @@ class BlockRun:
                 self.stats.fallback_from = first
                 self.run_sequentially(first, len(txs))
                 return False
-            gas_used += result[1]
-            blob_gas_used += result[4]
+            gas_used += result.gas_used
+            blob_gas_used += result.blob_gas_used
         self.gas_used, self.blob_gas_used = gas_used, blob_gas_used
-        self.results += [TxResult(*result) for result in results]
+        self.results += results
         self.state.apply(writes)
         stats = self.stats
         aborts, waits, incarnations = attempts
@@ -560,6 +560,8 @@ class BlockSTM:
             return
         if outcome[0] == DONE:
             _, chunk, incarnation, read_set, wire, results, seconds, access, _ = outcome
+            if worker != LOCAL:
+                results = [result_from_wire(result) for result in results]
             self._release(worker, chunk)
             stats.executions += 1
             stats.tx_executions += len(results)

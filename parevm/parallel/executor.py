@@ -18,6 +18,7 @@ and what it answers per EXECUTE (`run_next`):
   (BLOCKED, chunk, incarnation, blocking_chunk, seconds, cpu)   it read an ESTIMATE
 `wire` is the `ChunkWrites.to_wire` tuple; a worker process sends it pickled, and the coordinator
 forwards those bytes unchanged to the other workers (its own chunks' tuples go as they are).
+`results` are `TxResult`s (or `TxFailed`); a worker sends them as `result_to_wire` tuples.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from time import perf_counter, thread_time
 from typing import NamedTuple, Sequence
 
 from parevm.evm.frame import BlockEnv
-from parevm.evm.transaction import execute_transaction
+from parevm.evm.transaction import TxResult, execute_transaction
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory, ReadEstimate
 from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE, Code
@@ -78,6 +79,18 @@ def compose(chunk: TxWrites, tx: TxWrites) -> None:
             storage[address] = slots
         else:
             current.update(slots)
+
+
+def result_to_wire(result: TxResult | TxFailed) -> tuple:
+    """A transaction's result as a plain tuple, which pickles several times faster than the class."""
+    if type(result) is TxFailed:
+        return result
+    return (result.success, result.gas_used, result.logs, result.output, result.blob_gas_used,
+            result.fee_to_coinbase, result.created_address)
+
+
+def result_from_wire(result: tuple) -> TxResult | TxFailed:
+    return result if type(result) is TxFailed else TxResult(*result)
 
 
 class ChunkReader:
@@ -303,7 +316,8 @@ class WorkerCore:
             if incarnation >= self.recorded.get(chunk, -1):
                 self.recorded[chunk] = incarnation
                 self.mv.record(chunk, ChunkWrites(wire))
-            outcome = (*outcome[:4], pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL), *outcome[5:])
+            outcome = (*outcome[:4], pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL),
+                       [result_to_wire(result) for result in outcome[5]], *outcome[6:])
         return outcome
 
     def execute(self, chunk: int, incarnation: int, first: int, last: int) -> tuple:
@@ -333,8 +347,7 @@ class WorkerCore:
             else:
                 tx_writes = tx_state.writes()
                 compose(writes, tx_writes)
-                results.append((result.success, result.gas_used, result.logs, result.output, result.blob_gas_used,
-                                result.fee_to_coinbase, result.created_address))  # TxResult(*t) restores it
+                results.append(result)
             now = perf_counter()
             seconds.append(now - tx_started)
             tx_started = now
