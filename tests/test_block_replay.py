@@ -21,7 +21,7 @@ from parevm.api import (
     read_block_folder,
     state_diff_json,
 )
-from parevm.block.executor import block_env, parallel_engine
+from parevm.block.executor import block_env
 from parevm.block.result import MISMATCH, OK, UNAVAILABLE
 from parevm.block.system import (
     DEPOSIT_CONTRACT_ADDRESS,
@@ -226,15 +226,11 @@ def test_state_diff_json_has_the_prestate_tracer_diff_shape():
     assert set(some) <= {"balance", "nonce", "code", "storage"} and some
 
 
-def test_parallel_workers_match_sequential_or_fall_back_with_a_note():
+def test_parallel_workers_match_sequential():
     block = read_block_folder(CANCUN_BLOCK)
     comparison = compare_engines(block, workers=2)
     assert comparison.identical, comparison.differences
-    if parallel_engine() is None:
-        assert comparison.parallel.engine == "sequential"
-        assert any("parallel engine" in note for note in comparison.parallel.notes)
-    else:
-        assert comparison.parallel.engine == "parallel" and comparison.parallel.workers == 2
+    assert comparison.parallel.engine == "parallel" and comparison.parallel.workers == 2
 
 
 # --- library use from parsed JSON, and bad input ---------------------------------------------------

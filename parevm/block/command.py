@@ -19,8 +19,7 @@ from typing import TextIO
 
 import orjson
 
-from parevm.block.executor import (REPLAY_ERRORS, EngineComparison, compare_engines, execute_block,
-                                   parallel_engine)
+from parevm.block.executor import REPLAY_ERRORS, EngineComparison, compare_engines, execute_block
 from parevm.block.result import MISMATCH, OK, BlockResult, state_diff_json
 from parevm.evm.forks import fork_by_name
 from parevm.io.block_folder import BlockInput, BlockInputError, read_block_folder
@@ -53,10 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     workers = args.workers
-    if workers > 1 and parallel_engine() is None:
-        print("note: the parallel engine (parevm.parallel.engine) is not available yet; running sequentially",
-              file=sys.stderr)
-        workers = 1
     if args.compare and workers == 1:
         print("note: --compare needs a parallel engine and --workers > 1; comparing sequential with itself",
               file=sys.stderr)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Callable, Sequence
+from typing import Sequence
 
 from parevm.block.receipts import Receipt, block_bloom, receipts_root
 from parevm.block.result import (MISMATCH, UNAVAILABLE, AccountChange, AccountState, BlockResult, Check, Timings,
@@ -47,9 +47,6 @@ class UnsupportedBlock(Exception):
 
 # Everything `execute_block` raises for a block it cannot replay; each message names the block.
 REPLAY_ERRORS = (BlockInputError, InvalidBlock, UnsupportedBlock)
-
-ParallelEngine = Callable[[BlockEnv, Sequence[Transaction], Sequence[bytes], BlockState, int], tuple]
-
 
 def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool | None = None) -> BlockResult:
     """Replay `block` on its pre-state and check the result against its header.
@@ -89,7 +86,7 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     timings.system = perf_counter() - started
 
     started = perf_counter()
-    results, engine, stats = _run_transactions(env, block, senders, state, workers, notes)
+    results, engine, stats = _run_transactions(env, block, senders, state, workers)
     timings.execute = perf_counter() - started
 
     started = perf_counter()
@@ -234,31 +231,18 @@ def prepare_execution(state: BlockState, fork: Fork) -> None:
 
 
 def _run_transactions(env: BlockEnv, block: BlockInput, senders: list[bytes], state: BlockState,
-                      workers: int, notes: list[str]) -> tuple[list[TxResult], str, object]:
+                      workers: int) -> tuple[list[TxResult], str, object]:
     """Execute the transactions on `state`: (results, engine name, engine statistics)."""
-    parallel = parallel_engine() if workers > 1 else None
-    if workers > 1 and parallel is None:
-        notes.append("the parallel engine (parevm.parallel.engine) is not available yet; ran sequentially")
     try:
-        if parallel is not None:
-            results, stats = parallel(env, block.transactions, senders, state, workers)
+        if workers > 1:
+            from parevm.parallel.engine import execute_transactions_parallel  # only runs that use it load it
+            results, stats = execute_transactions_parallel(env, block.transactions, senders, state, workers)
             return results, "parallel", stats
         return execute_transactions(env, block.transactions, senders, state), "sequential", None
     except InvalidBlock as exc:
         missing = [f"{i} (0x{s.hex()})" for i, s in enumerate(senders) if s not in block.prestate]
         hint = f"; senders missing from prestate.json: transaction {', '.join(missing[:3])}" if missing else ""
         raise InvalidBlock(f"block {block.header.number}: {exc}{hint}") from None
-
-
-def parallel_engine() -> ParallelEngine | None:
-    """`parevm.parallel.engine.execute_transactions_parallel`, or None while it does not exist."""
-    try:
-        from parevm.parallel.engine import execute_transactions_parallel
-    except ModuleNotFoundError as exc:
-        if exc.name != "parevm.parallel.engine":
-            raise
-        return None
-    return execute_transactions_parallel
 
 
 def _receipts(txs: Sequence[Transaction], results: Sequence[TxResult], fork: Fork) -> list[Receipt]:

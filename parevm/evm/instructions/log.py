@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from parevm.evm.frame import StaticViolation
-from parevm.evm.gas import LOG_DATA_BYTE, LOG_TOPIC, charge, expand_memory
+from parevm.evm.gas import LOG_DATA_BYTE, charge, expand_memory
 from parevm.evm.instructions import instruction
 from parevm.primitives import Log
 
