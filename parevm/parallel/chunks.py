@@ -26,7 +26,7 @@ _LEARNING_RATE = 0.3
 
 
 class ChunkPlanner:
-    __slots__ = ("plain", "gas", "plain_before", "gas_before", "workers", "target", "fixed",
+    __slots__ = ("plain", "plain_before", "gas_before", "workers", "target", "fixed",
                  "seconds_per_plain", "seconds_per_gas")
 
     def __init__(self, txs: Sequence[Transaction], state: BlockState, workers: int,
@@ -34,10 +34,9 @@ class ChunkPlanner:
         """`fixed`: every chunk has that many transactions (tests; 1 is textbook Block-STM)."""
         codes = state.codes
         self.plain = [tx.to is not None and tx.to not in codes and not tx.authorization_list for tx in txs]
-        self.gas = [0 if plain else tx.gas_limit for tx, plain in zip(txs, self.plain)]
-        # prefix sums, for the estimate of what remains after any index
+        # prefix sums: the estimate of any run of transactions costs two subtractions
         self.plain_before = [0, *accumulate(self.plain)]
-        self.gas_before = [0, *accumulate(self.gas)]
+        self.gas_before = [0, *accumulate(0 if plain else tx.gas_limit for tx, plain in zip(txs, self.plain))]
         self.workers = workers
         self.target = target
         self.fixed = fixed
@@ -49,16 +48,8 @@ class ChunkPlanner:
         count = len(self.plain)
         if self.fixed is not None:
             return min(first + self.fixed, count)
-        per_plain, per_gas = self.seconds_per_plain, self.seconds_per_gas
         target = max(MIN_TARGET_SECONDS, min(self.target, self.estimate(first, count) / (2 * self.workers)))
-        plain, gas = self.plain, self.gas
-        end = first
-        budget = target
-        stop = min(count, first + MAX_CHUNK_TXS)
-        while end < stop and budget > 0:
-            budget -= per_plain if plain[end] else gas[end] * per_gas
-            end += 1
-        return end
+        return min(self.span(first, target), first + MAX_CHUNK_TXS)
 
     def estimate(self, first: int, last: int) -> float:
         """Estimated seconds of transactions first..last-1."""
@@ -78,15 +69,15 @@ class ChunkPlanner:
 
     def observe(self, first: int, seconds: Sequence[float]) -> None:
         """Learn from the measured times of transactions first, first+1, ..."""
-        plain_time = plain_count = other_time = other_gas = 0
         end = first + len(seconds)
-        for plain, gas, spent in zip(self.plain[first:end], self.gas[first:end], seconds):
-            if plain:
-                plain_time += spent
-                plain_count += 1
-            else:
-                other_time += spent
-                other_gas += gas
+        plain_count = self.plain_before[end] - self.plain_before[first]
+        other_gas = self.gas_before[end] - self.gas_before[first]
+        total = sum(seconds)
+        if plain_count and other_gas:
+            plain_time = sum(spent for plain, spent in zip(self.plain[first:end], seconds) if plain)
+        else:  # one kind only (the common case): no loop
+            plain_time = total if plain_count else 0
+        other_time = total - plain_time
         if plain_count:
             self.seconds_per_plain += _LEARNING_RATE * (plain_time / plain_count - self.seconds_per_plain)
         if other_gas:
