@@ -4,10 +4,14 @@
     python bench/bench_parallel.py --workers 2 3 --repeat 5 --only erc20 value
     python bench/bench_parallel.py --cold               # mainnet blocks in fresh processes
     python bench/bench_parallel.py --only erc20 --where  # and where the parallel run spent its time
+    python bench/bench_parallel.py --only mainnet --cold --force-parallel  # as if every block were big
 
-Workloads: 10,000 independent ERC-20 transfers (the solc-compiled token of the synthetic fixture
-`cancun-erc20-200`), 10,000 independent value transfers, a fully dependent block (every transaction
-increments one slot), and every mainnet fixture block with at least 50 transactions.
+Workloads (`parevm.workloads.blocks`, 10,000 transactions each unless `--count`): independent ERC-20
+transfers, independent value transfers, AMM swaps on one pool (fully dependent: every swap reads
+and writes the reserves), the cheapest fully dependent block (every transaction increments one slot,
+`parevm.parallel.synthetic.hot_slot_block`), and every mainnet fixture block with at least 50
+transactions. The engine runs a block it estimates under `MIN_PARALLEL_SECONDS` sequentially (every
+mainnet fixture block); `--force-parallel` sets that to 0, to measure the algorithm on them.
 
 Each timing is the best of `--repeat` runs on a fresh copy of the pre-state, after one untimed run
 of each engine: the interpreter caches each contract's decoded code, so a first run pays for
@@ -34,17 +38,14 @@ from parevm.block.sequential import execute_transactions  # noqa: E402
 from parevm.config import fixtures_dir  # noqa: E402
 from parevm.evm.forks import mainnet_fork  # noqa: E402
 from parevm.io.block_folder import read_block_folder  # noqa: E402
+from parevm.parallel import engine  # noqa: E402
 from parevm.parallel.engine import execute_transactions_parallel  # noqa: E402
-from parevm.parallel.synthetic import SyntheticBlock, erc20_transfers, hot_slot_block, value_transfers  # noqa: E402
+from parevm.parallel.synthetic import SyntheticBlock, hot_slot_block  # noqa: E402
 from parevm.state.block_state import BlockState  # noqa: E402
 from parevm.tx import recover_sender  # noqa: E402
+from parevm.workloads import blocks as workloads  # noqa: E402
 
 MIN_MAINNET_TXS = 50
-
-
-def token_code() -> bytes:
-    prestate = orjson.loads((fixtures_dir() / "synthetic" / "cancun-erc20-200" / "prestate.json").read_bytes())
-    return bytes.fromhex(prestate["0x" + "e2" * 20]["code"][2:])
 
 
 def mainnet_blocks() -> list[Path]:
@@ -123,14 +124,20 @@ def where_time_went(stats) -> str:
     return "; ".join(parts) + f"; taken over {stats.taken_over}, epochs {stats.epochs}"
 
 
-def cold_run(folder: str, workers: int) -> float:
+def cold_run(folder: str, workers: int, force_parallel: bool) -> float:
     """One timed run in a fresh interpreter (workers 0: sequential)."""
     code = ("import sys, time; sys.path.insert(0, %r); from bench.bench_parallel import *; "
-            "b = load_mainnet(Path(%r)); w = %d; "
+            "force_parallel(%r); b = load_mainnet(Path(%r)); w = %d; "
             "print(time_parallel(b, w)[0] if w else time_sequential(b)[0])") % (
-        str(Path(__file__).resolve().parent.parent), folder, workers)
+        str(Path(__file__).resolve().parent.parent), force_parallel, folder, workers)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def force_parallel(force: bool) -> None:
+    """Let the engine try Block-STM on every block, however small its estimate."""
+    if force:
+        engine.MIN_PARALLEL_SECONDS = 0.0
 
 
 def main() -> None:
@@ -138,27 +145,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--count", type=int, default=10_000, help="transactions in the synthetic blocks")
-    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "hot", "mainnet"],
-                        default=["erc20", "value", "hot", "mainnet"])
+    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "amm", "hot", "mainnet"],
+                        default=["erc20", "value", "amm", "hot", "mainnet"])
     parser.add_argument("--cold", action="store_true", help="mainnet blocks: each run in a fresh interpreter")
     parser.add_argument("--where", action="store_true", help="where the parallel runs spent their time")
+    parser.add_argument("--force-parallel", action="store_true",
+                        help="try Block-STM on every block (MIN_PARALLEL_SECONDS = 0)")
     args = parser.parse_args()
+    force_parallel(args.force_parallel)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; best of {args.repeat}", flush=True)
-    if "erc20" in args.only:
-        measure(erc20_transfers(args.count, token_code()), args.workers, args.repeat, args.where)
-    if "value" in args.only:
-        measure(value_transfers(args.count), args.workers, args.repeat, args.where)
+    for name, make in (("erc20", workloads.erc20_transfers), ("value", workloads.value_transfers),
+                       ("amm", workloads.amm_swaps)):
+        if name in args.only:
+            measure(SyntheticBlock.from_workload(make(args.count)), args.workers, args.repeat, args.where)
     if "hot" in args.only:
         measure(hot_slot_block(args.count), args.workers, args.repeat, args.where)
     if "mainnet" in args.only:
         runs = []  # (sequential, {workers: parallel}) per block
         for folder in mainnet_blocks():
             if args.cold:
-                sequential = min(cold_run(str(folder), 0) for _ in range(args.repeat))
+                sequential = min(cold_run(str(folder), 0, args.force_parallel) for _ in range(args.repeat))
                 line = f"mainnet {folder.name:18} cold sequential {sequential * 1e3:8.1f} ms"
                 parallel = {}
                 for workers in args.workers:
-                    parallel[workers] = min(cold_run(str(folder), workers) for _ in range(args.repeat))
+                    parallel[workers] = min(cold_run(str(folder), workers, args.force_parallel) for _ in range(args.repeat))
                     line += f" | {workers}w {parallel[workers] * 1e3:8.1f} ms x{sequential / parallel[workers]:5.2f}"
                 print(line, flush=True)
                 runs.append((sequential, parallel))

@@ -186,7 +186,7 @@ def test_block_gas_limit_exceeded_raises_the_sequential_error(gas_limit):
 
 
 def test_block_blob_gas_exceeded_raises_the_sequential_error():
-    block = value_transfers(6, "Cancun")
+    block = value_transfers(6)
     blobs = (b"\x01" + bytes(31),) * 3  # Cancun allows 6 blobs per block
     block.txs = [Transaction(type=3, chain_id=1, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=100,
                              gas_limit=21_000, to=tx.to, value=1, max_fee_per_blob_gas=10,

@@ -5,13 +5,14 @@ transactions with their senders given (no signatures: `execute_transaction` take
 cases Block-STM must get exactly right: nonce chains, one hot slot, reads of the coinbase balance
 while every transaction pays it fees, value sent to an account that is then read, contracts created
 and called in the same block, self-destruct and re-creation at the same address, reverts, out-of-gas,
-transient storage, invalid transactions, a block gas limit that runs out. `value_transfers`,
-`erc20_transfers` and `hot_slot_block` are the benchmark workloads.
+transient storage, invalid transactions, a block gas limit that runs out. `hot_slot_block` is the
+cheapest fully dependent block (the benchmark's worst case); `SyntheticBlock.from_workload` takes the
+benchmark workloads of `parevm.workloads.blocks` (ERC-20 and value transfers, AMM swaps, ...).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from parevm.crypto import keccak256
 from parevm.evm.forks import Fork, fork_by_name
@@ -19,6 +20,9 @@ from parevm.evm.frame import BlockEnv
 from parevm.evm.instructions import INSTRUCTIONS
 from parevm.state.block_state import BlockState
 from parevm.tx import Transaction
+
+if TYPE_CHECKING:
+    from parevm.workloads.blocks import Workload
 
 ETHER = 10**18
 
@@ -106,6 +110,13 @@ class SyntheticBlock:
     def state(self) -> BlockState:
         return BlockState.from_accounts(self.accounts)
 
+    @classmethod
+    def from_workload(cls, workload: Workload) -> SyntheticBlock:
+        """A block of `parevm.workloads.blocks` in this shape."""
+        accounts = [(address, a.nonce, a.balance, a.code, a.storage) for address, a in workload.accounts.items()]
+        return cls(workload.block_env, workload.txs, workload.senders, accounts,
+                   f"{workload.name.replace('_', '-')}-{len(workload.txs)}")
+
 
 def block_env(fork: Fork, gas_limit: int = 30_000_000, coinbase: bytes = COINBASE) -> BlockEnv:
     return BlockEnv(fork=fork, chain_id=1, coinbase=coinbase, number=20_000_000, timestamp=1_800_000_000,
@@ -190,34 +201,7 @@ def hot_slot_block(count: int, fork_name: str = "Cancun") -> SyntheticBlock:
                           f"hot-slot-{count}")
 
 
-def value_transfers(count: int, fork_name: str = "Cancun") -> SyntheticBlock:
-    """Independent: each sender pays a fresh recipient."""
-    senders = [(0x20_0000 + i).to_bytes(20, "big") for i in range(count)]
-    txs = [Transaction(nonce=0, gas_price=10, gas_limit=21_000, to=(0x30_0000 + i).to_bytes(20, "big"), value=5)
-           for i in range(count)]
-    accounts = [(address, 0, ETHER, b"", {}) for address in senders]
-    return SyntheticBlock(block_env(fork_by_name(fork_name), gas_limit=10**12), txs, senders, accounts,
-                          f"value-transfers-{count}")
-
-
-ERC20_BALANCES_SLOT = 0  # `mapping(address => uint256) _balances` is the token's first state variable
-
-
-def erc20_balance_slot(holder: bytes) -> int:
-    """Solidity's slot for `_balances[holder]`: keccak(holder . slot)."""
-    return int.from_bytes(keccak256(holder.rjust(32, b"\0") + ERC20_BALANCES_SLOT.to_bytes(32, "big")), "big")
-
-
-def erc20_transfers(count: int, token_code: bytes, fork_name: str = "Cancun") -> SyntheticBlock:
-    """Independent: each holder calls transfer(fresh recipient, 5) on one token contract."""
-    token = bytes.fromhex("e2" * 20)
-    holders = [(0x40_0000 + i).to_bytes(20, "big") for i in range(count)]
-    selector = keccak256(b"transfer(address,uint256)")[:4]
-    txs = [Transaction(nonce=0, gas_price=10, gas_limit=100_000, to=token,
-                       data=selector + (0x50_0000 + i).to_bytes(32, "big") + (5).to_bytes(32, "big"))
-           for i in range(count)]
-    accounts = [(address, 0, ETHER, b"", {}) for address in holders]
-    accounts.append((token, 1, 0, token_code, {erc20_balance_slot(h): 10**24 for h in holders}))
-    return SyntheticBlock(block_env(fork_by_name(fork_name), gas_limit=10**12), txs, holders, accounts,
-                          f"erc20-transfers-{count}")
-
+def value_transfers(count: int) -> SyntheticBlock:
+    """Independent: `parevm.workloads.blocks.value_transfers` (each sender pays a fresh recipient)."""
+    from parevm.workloads.blocks import value_transfers as workload
+    return SyntheticBlock.from_workload(workload(count))
