@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -18,6 +19,7 @@ from parevm.evm.forks import mainnet_fork
 from parevm.io.block_folder import read_block_folder
 from parevm.parallel import engine as engine_module
 from parevm.parallel import executor as executor_module
+from parevm.parallel import split as split_module
 from parevm.parallel.engine import execute_transactions_parallel
 from parevm.parallel.synthetic import (COINBASE, PROBE, Action, SyntheticBlock, conflict_block, hot_slot_block,
                                        value_transfers)
@@ -88,6 +90,8 @@ def test_mainnet_block_on_worker_processes(name, fixture_path):
             stats = assert_same(block, expected, workers, fallback=run == 2)  # pure Block-STM, then adaptive
             if stats is not None:
                 assert stats.executions >= len(stats.chunks) and stats.worker_restarts == 0
+    with patch.multiple(split_module, WORKER_START_SECONDS=0.0, COMMIT_SECONDS_PER_TX=0.0):  # even ranges
+        assert_same(block, expected, 2, split=True)
 
 
 @pytest.mark.parametrize("name", SYNTHETIC_BLOCKS)
@@ -129,6 +133,36 @@ def test_killed_worker_is_replaced_and_its_tasks_run_again():
     assert stats.worker_restarts == 1 and stats.lost_tasks >= 1
     # independent transactions: the only re-executions are the lost tasks' new incarnations
     assert stats.re_executions == stats.lost_tasks and stats.executions == len(stats.chunks)
+
+
+def test_independent_block_hands_over_to_the_range_split(monkeypatch):
+    monkeypatch.setattr(engine_module, "MIN_PARALLEL_SECONDS", 0.0)
+    block = value_transfers(3000)
+    stats = assert_same(block, sequential_outcome(block), 2)
+    # the first chunks, run on the coordinator, read nothing of each other: the rest is a range split
+    assert stats.split_from == sum(last - first for first, last in stats.chunks[:engine_module.PROBE_CHUNKS])
+    assert stats.executions > engine_module.PROBE_CHUNKS and sum(stats.aborts) == 0
+    ranges = sorted(stats.chunks + stats.sequential)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 3000 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+
+
+@pytest.mark.parametrize("transport", [SimulatedTransport(7), ProcessTransport()], ids=["simulated", "processes"])
+def test_range_split_catching_up_skips_the_worker_ahead(transport, monkeypatch):
+    """With no range of its own, the coordinator catches up with the worker at once, and again and
+    again: each time it runs half of what is left in place while the worker skips ahead."""
+    monkeypatch.setattr(split_module, "WORKER_START_SECONDS", -1.0)  # the coordinator's range is empty
+    block = value_transfers(400)
+    stats = assert_same(block, sequential_outcome(block), 2, transport=transport, chunk_txs=10, split=True)
+    assert stats.split_from == 0 and stats.chunks[0] == (0, 10)  # the worker's first chunk, waited for
+    first, last = stats.sequential[0]  # then half of the rest in place, while the worker skipped ahead
+    assert first == 10 and last - first == 200 and any(chunk[0] == last for chunk in stats.chunks)
+
+
+def test_killed_worker_in_a_range_split_has_its_range_finished_here():
+    block = value_transfers(2000)
+    stats = assert_same(block, sequential_outcome(block), 2, transport=ProcessTransport(kill_after={0: 2}),
+                        chunk_txs=10, split=True)
+    assert stats.worker_restarts == 1 and stats.lost_tasks >= 1
 
 
 def test_killed_worker_on_a_mainnet_block(fixture_path):

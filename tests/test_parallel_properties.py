@@ -14,11 +14,13 @@ Fast by default; the long run is
 from __future__ import annotations
 
 import os
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parevm.block.sequential import InvalidBlock, execute_transactions
+from parevm.parallel import split as split_module
 from parevm.parallel.engine import execute_transactions_parallel
 from parevm.parallel.synthetic import ACTION_KINDS, SENDERS, Action, conflict_block
 from parevm.parallel.workers import ProcessTransport, SimulatedTransport, ThreadTransport
@@ -74,3 +76,28 @@ def test_worker_processes_equal_sequential(block, workers, chunk_txs, fallback):
 @given(blocks, st.sampled_from([1, 2]))
 def test_worker_threads_equal_sequential(block, chunk_txs):
     assert parallel(block, 3, transport=ThreadTransport(), chunk_txs=chunk_txs) == sequential(block)
+
+
+def even_split():
+    """Ranges of equal estimated work: on blocks this small, the worker's start-up time would
+    otherwise give the coordinator the whole block."""
+    return patch.multiple(split_module, WORKER_START_SECONDS=0.0, COMMIT_SECONDS_PER_TX=0.0)
+
+
+@settings(max_examples=2000 if LONG else 100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks, st.integers(0, 2**32 - 1), st.integers(2, 4), st.sampled_from([None, 1, 2, 3, 5]),
+       st.sampled_from([0.0, 0.0, 0.1]))
+def test_range_split_on_simulated_workers_equals_sequential(block, seed, workers, chunk_txs, kill_rate):
+    """The range split on blocks built to conflict: every worker chunk that read something an
+    earlier range changed must be caught and re-executed (seeded interleavings, deaths)."""
+    with even_split():
+        assert parallel(block, workers, transport=SimulatedTransport(seed, kill_rate), chunk_txs=chunk_txs,
+                        split=True) == sequential(block)
+
+
+@settings(max_examples=200 if LONG else 8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks, st.integers(2, 3), st.sampled_from([None, 1, 2]))
+def test_range_split_on_worker_processes_equals_sequential(block, workers, chunk_txs):
+    with even_split():
+        assert parallel(block, workers, transport=ProcessTransport(), chunk_txs=chunk_txs, split=True) \
+            == sequential(block)

@@ -90,6 +90,7 @@ from parevm.parallel.executor import (BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, 
                                       WorkerCore, result_from_wire, write_locations)
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory
 from parevm.parallel.scheduler import EXECUTED, Scheduler
+from parevm.parallel.split import RangeSplit
 from parevm.parallel.workers import ProcessTransport, Transport
 from parevm.state.block_state import BlockState
 from parevm.state.tx_state import TxState, TxWrites
@@ -143,6 +144,7 @@ class EngineStats:
     worker_restarts: int = 0
     lost_tasks: int = 0  # tasks that were with a dead worker, handed out again
     fallback_from: int | None = None  # first tx finished sequentially because one failed (see engine)
+    split_from: int | None = None  # first tx of the range split, if the block ended in one (parevm.parallel.split)
     wall_time: float = 0.0
     coordinator_busy: float = 0.0  # coordinator time outside waiting for workers
     coordinator_cpu: float = 0.0  # coordinator process CPU seconds (forks, messages, validation, commits)
@@ -152,7 +154,7 @@ class EngineStats:
 def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes],
                                   state: BlockState, workers: int, *, record_access: bool = False,
                                   transport: Transport | None = None, chunk_txs: int | None = None,
-                                  fallback: bool = True) -> tuple[list[TxResult], EngineStats]:
+                                  fallback: bool = True, split: bool = False) -> tuple[list[TxResult], EngineStats]:
     """Execute `txs` on `state` with Block-STM on `workers` workers; leaves `state` and returns
     results exactly as `parevm.block.sequential.execute_transactions` would (raising the same
     `InvalidBlock`), plus statistics.
@@ -160,11 +162,12 @@ def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction
     `record_access` lists each transaction's read and write locations in the statistics;
     `transport` defaults to forked processes (one instance serves every epoch of the block);
     `chunk_txs` fixes the chunk size (adaptive if None); `fallback` False never gives up on
-    Block-STM for sequential stretches (tests of the algorithm itself)."""
+    Block-STM for sequential stretches nor hands over to the range split, and `split` True runs the
+    whole block as a range split (`parevm.parallel.split`): tests of each algorithm itself."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
     return BlockRun(block_env, txs, senders, state, workers, transport or ProcessTransport(),
-                    ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access, fallback).execute()
+                    ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access, fallback, split).execute()
 
 
 class BlockRun:
@@ -172,9 +175,10 @@ class BlockRun:
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
                  workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool,
-                 fallback: bool) -> None:
+                 fallback: bool, split: bool = False) -> None:
         self.env = env
         self.fallback = fallback
+        self.split = split and workers > 1
         self.txs = txs
         self.senders = senders
         self.state = state
@@ -199,13 +203,19 @@ class BlockRun:
         count = len(self.txs)
         first = stretch = 0
         with block_collection():
-            if self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
+            if self.split:
+                stats.epochs += 1
+                first = RangeSplit(self, 0).run()
+            elif self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
                 first = count
                 self.run_sequentially(0, count)
             while first < count:
                 stats.epochs += 1
                 epoch_started = perf_counter()
-                stop = BlockSTM(self, first).run()
+                epoch = BlockSTM(self, first)
+                stop = epoch.run()
+                if epoch.independent and stop < count:
+                    stop = RangeSplit(self, stop).run()
                 if stop == count:
                     break
                 budget = STRETCH_TO_EPOCH * (perf_counter() - epoch_started)
@@ -248,10 +258,11 @@ class BlockRun:
             stats.writes += [written for _, written in access]
         return True
 
-    def run_sequentially(self, first: int, last: int) -> None:
+    def run_sequentially(self, first: int, last: int, aborted: bool = False) -> None:
         """Transactions first..last-1 exactly as `parevm.block.sequential.execute_transactions`
-        runs them (same checks, same error), after the gas the block has used so far. (Its
-        statistics are filled in after the loop: a chain runs here, as fast as sequentially.)"""
+        runs them (same checks, same error), after the gas the block has used so far. `aborted`:
+        they re-execute a chunk that failed validation (the range split). (Statistics are filled
+        in after the loop: this is as fast as sequential execution.)"""
         env, txs, senders, state, stats = self.env, self.txs, self.senders, self.state, self.stats
         record, results = self.record_access, self.results
         gas_used, blob_gas_used = self.gas_used, self.blob_gas_used
@@ -274,10 +285,13 @@ class BlockRun:
                 stats.writes.append(write_locations(writes))
         self.gas_used, self.blob_gas_used = gas_used, blob_gas_used
         count = last - first
-        stats.sequential.append((first, last))
-        stats.aborts += [0] * count
+        if stats.sequential and stats.sequential[-1][1] == first:
+            stats.sequential[-1] = (stats.sequential[-1][0], last)  # one range, run in slices
+        else:
+            stats.sequential.append((first, last))
+        stats.aborts += [int(aborted)] * count
         stats.dependency_waits += [0] * count
-        stats.incarnations += [1] * count
+        stats.incarnations += [1 + aborted] * count
         stats.tx_seconds += map(sub, clock[1:], clock)
 
 
@@ -352,6 +366,7 @@ class BlockSTM:
         # if they did not all read their predecessors' writes: a chain never pays for a fork.
         self.probing_start = self.may_give_up and workers > 1
         self.remote = False  # worker processes are running
+        self.independent = False  # the first chunks read nothing of each other: hand over to the range split
         self.giving_up = False
         self.started = perf_counter()
         self.useful = 0.0  # CPU seconds of the transactions below the executed prefix
@@ -428,11 +443,14 @@ class BlockSTM:
             self.remote = True
 
     def _end_probe(self) -> None:
-        """The first chunks have run here: give up if each one after the first read values that
-        its predecessors wrote (a chain; sequential execution is faster), else fork the workers."""
+        """The first chunks have run here: stop if each one after the first read values that its
+        predecessors wrote (a chain; sequential execution is faster) or if none did (the range
+        split is faster, `parevm.parallel.split`); else fork the workers."""
         self.probing_start = False
         read_sets = self.chunks.read_sets[1:PROBE_CHUNKS]
-        if all(any(reads[1::2]) for reads in read_sets):  # the odd fields: values other chunks wrote
+        dependent = [any(reads[1::2]) for reads in read_sets]  # the odd fields: values other chunks wrote
+        if all(dependent) or not any(dependent):
+            self.independent = not any(dependent)
             self.giving_up = True
         else:
             self._start_workers()

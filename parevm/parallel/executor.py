@@ -10,6 +10,7 @@ Operations a worker receives, in order, as lists (`accept`):
   (WRITES, chunk, incarnation, wire)   another worker's chunk writes: record them in the replica
   (ESTIMATE, chunk, incarnation)       the chunk was aborted: its writes become ESTIMATEs
   (EXECUTE, chunk, incarnation, first, last)   run transactions first..last-1 as that chunk
+  (DROP, first, end)                   forget the queued chunks first..end-1 (the range split)
   (STOP,)
 and what it answers per EXECUTE (`run_next`):
   (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access, cpu)
@@ -23,7 +24,7 @@ forwards those bytes unchanged to the other workers (its own chunks' tuples go a
 from __future__ import annotations
 
 import pickle
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from time import perf_counter, thread_time
 from typing import NamedTuple, Sequence
 
@@ -35,7 +36,7 @@ from parevm.state.code import EMPTY_CODE, Code
 from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
 
-WRITES, ESTIMATE, EXECUTE, STOP = range(4)
+WRITES, ESTIMATE, EXECUTE, DROP, STOP = range(5)
 DONE, BLOCKED = range(2)
 
 _MISSING = object()
@@ -182,6 +183,11 @@ class ChunkReader:
             self.storage_keys[address] = keys
         return not keys <= slots.keys()  # a non-zero slot the chunk has not zeroed
 
+    def reads(self) -> tuple:
+        """Every location read from the replica with the value seen (code by hash): what the range
+        split validates against the state itself (`parevm.parallel.split`)."""
+        return self.accounts, {a: code.hash for a, code in self.codes.items()}, self.slots, self.storage_keys
+
     def read_set(self) -> tuple:
         """What `MVMemory.validate` checks, per kind: locations whose value was the pre-state's
         (a set) and the others with the value seen (code by hash)."""
@@ -270,15 +276,17 @@ class Cancelled(Exception):
 class WorkerCore:
     """Replica, task queue and chunk execution of one worker."""
 
-    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled", "recorded")
+    __slots__ = ("env", "txs", "senders", "mv", "record_access", "by_value", "tasks", "cancelled", "recorded")
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
-                 record_access: bool) -> None:
+                 record_access: bool, by_value: bool = False) -> None:
+        """`by_value`: report reads as `ChunkReader.reads` (the range split) instead of `read_set`."""
         self.env = env
         self.txs = txs
         self.senders = senders
         self.mv = mv
         self.record_access = record_access
+        self.by_value = by_value
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
         self.cancelled = False  # set from another thread: stop at the next transaction
         # chunk -> incarnation whose writes the replica holds: an older one (an execution the
@@ -300,6 +308,9 @@ class WorkerCore:
                     mv.mark_estimate(op[1])
             elif kind == EXECUTE:
                 heappush(self.tasks, op[1:])
+            elif kind == DROP:
+                self.tasks = [task for task in self.tasks if not op[1] <= task[0] < op[2]]
+                heapify(self.tasks)
             else:
                 return False
         return True
@@ -359,6 +370,7 @@ class WorkerCore:
         cpu_share = (cpu - cpu_started) / wall if wall > 0 else 1.0
         if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
             seconds = [spent * cpu_share for spent in seconds]
-        return (DONE, chunk, incarnation, reader.read_set(), ChunkWrites.to_wire(writes), results, seconds, access,
+        reads = reader.reads() if self.by_value else reader.read_set()
+        return (DONE, chunk, incarnation, reads, ChunkWrites.to_wire(writes), results, seconds, access,
                 cpu)
 

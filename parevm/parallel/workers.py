@@ -185,9 +185,15 @@ class ProcessTransport:
             pass
         except OSError:
             buffer.clear()  # it died: poll() reports it
+        conn = self.inbound[worker]
+        try:
+            registered = self.selector.get_key(conn).events
+        except KeyError:  # its death has been reported: nothing more goes to it
+            buffer.clear()
+            return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if buffer else 0)
-        if self.selector.get_key(self.inbound[worker]).events != events:
-            self.selector.modify(self.inbound[worker], events, worker)
+        if registered != events:
+            self.selector.modify(conn, events, worker)
 
     def receive(self) -> list[tuple[int, list | None]]:
         return self.poll(None)
@@ -211,12 +217,12 @@ class ProcessTransport:
                         if not conn.poll():
                             break
                 except (EOFError, OSError):
-                    news.append((worker, None))
+                    news.append((worker, None))  # reported once: it is not listened to any more
+                    self.selector.unregister(conn)
             if news or timeout is not None:
                 return news
 
     def restart(self, worker: int, make_core: CoreFactory) -> None:
-        self.selector.unregister(self.inbound[worker])
         self.inbound[worker].close()
         os.close(self.outbound[worker])
         self.inbound[worker], self.outbound[worker] = None, -1  # (the fork must not close their reused numbers)

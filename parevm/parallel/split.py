@@ -1,0 +1,215 @@
+"""Range split: the parallel engine's fast path for blocks whose transactions look independent.
+
+Block-STM pays for its generality on every transaction: the coordinator records each chunk's
+writes in the multi-version memory, validates its reads, and commits it, and its own chunks run
+through a recording reader. When an epoch's first chunks (see `BlockSTM._end_probe`) read nothing
+that their predecessors wrote, the engine bets that the block is independent and runs this
+instead: Block-STM with one run of chunks per process, the coordinator's run executed in place.
+
+* The rest of the block is cut into ranges: the coordinator's first, then one per worker process,
+  sized so that all are estimated to finish together (`_split`). The workers are forked and each
+  is sent its whole range at once, as chunks it runs in order on its own replica (so a chunk sees
+  its worker's earlier chunks), reporting every location each chunk read with the value it saw.
+* The coordinator executes its range **in place**, exactly as sequential execution does (the
+  same loop, `BlockRun.run_sequentially`): no read sets, no multi-version memory.
+* Then it takes the workers' chunks in block order. Everything before a chunk has been applied
+  to the state by then, so the chunk is valid if every value it read equals the state's: its
+  execution was then the sequential one. A valid chunk is committed as Block-STM commits one
+  (block-level gas checks included); an invalid one, or one where a transaction failed, is
+  executed again in place.
+* Once the coordinator has caught up with a worker (its next chunk is not done), it tells the
+  worker to skip ahead to the middle of what is left of its range, waits for the chunk the worker
+  is running, and executes the chunks in between in place meanwhile; and so on, halving, so that
+  both stay busy to the end whatever the estimates said. (The worker may have run some of the
+  skipped chunks before it read the order: its later chunks saw their writes, and the check by
+  value catches any that differ from what was executed here.) A worker that dies has the rest of
+  its range executed here.
+
+A block that turns out to be dependent costs about what sequential execution does: the
+coordinator re-executes in place whatever conflicts.
+"""
+from __future__ import annotations
+
+import pickle
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+from parevm.parallel.executor import DONE, DROP, EXECUTE, TxFailed, WorkerCore, result_from_wire
+from parevm.parallel.mv_memory import ChunkWrites, MVMemory
+from parevm.state.block_state import BlockState
+from parevm.state.code import EMPTY_CODE
+
+if TYPE_CHECKING:
+    from parevm.parallel.engine import BlockRun
+
+# The balance between the coordinator's range and the workers' (10,000 ERC-20 and value transfers,
+# bench/bench_parallel.py --where): a worker process starts a few ms late (fork, copy-on-write
+# page faults at first) and each of its transactions costs the coordinator ~3 us (unpickling its
+# outcome, the check, the commit). The estimates only start the split; skipping ahead corrects it.
+WORKER_START_SECONDS = 0.005
+COMMIT_SECONDS_PER_TX = 3e-6
+SLICE_SECONDS = 0.002  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
+
+
+def reads_hold(state: BlockState, reads: tuple) -> bool:
+    """Whether every value a chunk read (`ChunkReader.reads`) is the state's now."""
+    accounts, codes, slots, storage_keys = reads
+    account = state.accounts.get
+    if any(account(address) != value for address, value in accounts.items()):
+        return False
+    code = state.codes.get
+    if any(code(address, EMPTY_CODE).hash != code_hash for address, code_hash in codes.items()):
+        return False
+    slot = state.read_storage
+    if any(slot(address, index) != value for (address, index), value in slots.items()):
+        return False
+    storage = state.storage.get
+    return all(frozenset(storage(address, ())) == keys for address, keys in storage_keys.items())
+
+
+class RangeSplit:
+    """One epoch of the range split, from transaction `first` to the end of the block."""
+
+    def __init__(self, run: BlockRun, first: int) -> None:
+        self.run_ = run
+        self.first = first
+        self.remotes = run.workers - 1
+        self.ranges: list[list[tuple[int, int]]] = []  # per worker process: its chunks, in order
+        self.base: list[int] = []  # per worker process: the chunk number of its first chunk
+        self.outcomes: list[dict[int, tuple]] = [{} for _ in range(self.remotes)]  # position -> DONE outcome
+        self.alive = [True] * self.remotes
+        self.cpu_base = list(run.stats.worker_cpu)
+        self.waiting = 0.0
+
+    def run(self) -> int:
+        """Execute the rest of the block; returns the block's length (every transaction committed)."""
+        run, stats = self.run_, self.run_.stats
+        started = perf_counter()
+        stats.split_from = self.first
+        middle = self._split()
+        transport = run.transport
+        transport.start(self._make_core, self.remotes)
+        try:
+            for remote, chunks in enumerate(self.ranges):
+                base = self.base[remote]
+                transport.send(remote, [(EXECUTE, base + i, 0, first, last) for i, (first, last) in enumerate(chunks)])
+            self._in_place(self.first, middle)
+            for remote in range(self.remotes):
+                if not self._take_range(remote):
+                    break  # a transaction failed: the block was finished sequentially
+        finally:
+            transport.abort()
+            stats.coordinator_busy += perf_counter() - started - self.waiting
+        return len(run.txs)
+
+    def _split(self) -> int:
+        """Cut the rest of the block into the coordinator's range (returns its end) and one range of
+        chunks per worker process, so that all are estimated to finish together."""
+        planner, count, remotes = self.run_.planner, len(self.run_.txs), self.remotes
+        total = planner.estimate(self.first, count)
+
+        def coordinator_late(middle: int) -> bool:
+            own = planner.estimate(self.first, middle)
+            return own + COMMIT_SECONDS_PER_TX * (count - middle) > WORKER_START_SECONDS + (total - own) / remotes
+
+        low, high = self.first, count
+        while low < high:
+            middle = (low + high) // 2
+            if coordinator_late(middle):
+                high = middle
+            else:
+                low = middle + 1
+        middle = start = low
+        share = planner.estimate(middle, count) / remotes
+        for remote in range(remotes):
+            end = count if remote == remotes - 1 else max(start, planner.span(start, share))
+            chunks = []
+            while start < end:
+                chunks.append((start, min(end, planner.next_end(start))))
+                start = chunks[-1][1]
+            self.base.append(sum(len(earlier) for earlier in self.ranges))
+            self.ranges.append(chunks)
+        return middle
+
+    def _make_core(self) -> WorkerCore:
+        run = self.run_
+        return WorkerCore(run.env, run.txs, run.senders, MVMemory(run.state), run.record_access, by_value=True)
+
+    def _take_range(self, remote: int) -> bool:
+        """Commit (or redo) worker `remote`'s chunks in order, skipping it ahead whenever this
+        process catches up with it (see the module's docstring). False if the block was finished
+        sequentially."""
+        run, chunks, outcomes = self.run_, self.ranges[remote], self.outcomes[remote]
+        position = 0
+        while position < len(chunks):
+            resume = position + 1  # the next chunk to take from the worker
+            self._take_news(run.transport.poll())
+            if position not in outcomes and self.alive[remote]:
+                resume += (len(chunks) - position) // 2
+                if resume > position + 1:
+                    run.transport.send(remote, [(DROP, self.base[remote] + position + 1, self.base[remote] + resume)])
+                self._wait(remote, position)
+            outcome = outcomes.pop(position, None)
+            if outcome is None:  # the worker died: the rest of its range runs here
+                run.stats.lost_tasks += len(chunks) - position
+                self._in_place(chunks[position][0], chunks[-1][1])
+                return True
+            if not self._commit(chunks[position][0], outcome):
+                return False
+            if resume > position + 1:
+                self._in_place(chunks[position + 1][0], chunks[resume - 1][1])
+                for skipped in range(position + 1, resume):
+                    outcomes.pop(skipped, None)  # (if the worker ran it before it read the order)
+            position = resume
+        return True
+
+    def _in_place(self, first: int, last: int) -> None:
+        """Transactions first..last-1 executed here, in slices of `SLICE_SECONDS` between which the
+        workers' outcomes are read (a worker blocks when its pipe is full)."""
+        run = self.run_
+        while first < last:
+            end = min(last, run.planner.span(first, SLICE_SECONDS))
+            started = perf_counter()
+            run.run_sequentially(first, end)
+            run.stats.worker_busy[0] += perf_counter() - started
+            self._take_news(run.transport.poll())
+            first = end
+
+    def _wait(self, remote: int, position: int) -> None:
+        """Until `remote`'s chunk at `position` is done or the worker has died."""
+        while position not in self.outcomes[remote] and self.alive[remote]:
+            wait_started = perf_counter()
+            news = self.run_.transport.receive()
+            self.waiting += perf_counter() - wait_started
+            self._take_news(news)
+
+    def _take_news(self, news: list[tuple[int, list | None]]) -> None:
+        stats = self.run_.stats
+        for remote, outcomes in news:
+            if outcomes is None:
+                self.alive[remote] = False
+                stats.worker_restarts += 1  # its range is finished here, in place
+                continue
+            for outcome in outcomes:
+                assert outcome[0] == DONE  # nothing is ever marked ESTIMATE in a replica here
+                stats.worker_busy[remote + 1] += sum(outcome[6])
+                stats.worker_cpu[remote + 1] = self.cpu_base[remote + 1] + outcome[-1]
+                self.outcomes[remote][outcome[1] - self.base[remote]] = outcome
+
+    def _commit(self, first: int, outcome: tuple) -> bool:
+        """Commit a worker's chunk if its reads hold, else execute it again here; False if the
+        block had to be finished sequentially (a transaction failed the block's rules)."""
+        run, stats = self.run_, self.run_.stats
+        _, _, _, reads, wire, results, seconds, access, _ = outcome
+        last = first + len(results)
+        stats.executions += 1
+        stats.tx_executions += len(results)
+        stats.validations += 1
+        run.planner.observe(first, seconds)
+        results = [result_from_wire(result) for result in results]
+        if any(type(result) is TxFailed for result in results) or not reads_hold(run.state, reads):
+            run.run_sequentially(first, last, aborted=True)
+            return True
+        stats.chunks.append((first, last))
+        return run.commit_chunk(first, results, seconds, access, ChunkWrites(pickle.loads(wire)).tx_writes(),
+                                (0, 0, 1))
