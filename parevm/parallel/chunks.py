@@ -43,12 +43,13 @@ class ChunkPlanner:
         self.seconds_per_plain = 15e-6
         self.seconds_per_gas = 1.5e-9
 
-    def next_end(self, first: int) -> int:
-        """The end (exclusive) of the chunk that starts at transaction `first`."""
+    def next_end(self, first: int, target: float | None = None) -> int:
+        """The end (exclusive) of the chunk that starts at transaction `first` (of about `target`
+        seconds, the planner's own target if None)."""
         count = len(self.plain)
         if self.fixed is not None:
             return min(first + self.fixed, count)
-        target = max(MIN_TARGET_SECONDS, min(self.target, self.estimate(first, count) / (2 * self.workers)))
+        target = max(MIN_TARGET_SECONDS, min(target or self.target, self.estimate(first, count) / (2 * self.workers)))
         return min(self.span(first, target), first + MAX_CHUNK_TXS)
 
     def estimate(self, first: int, last: int) -> float:

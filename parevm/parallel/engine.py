@@ -102,6 +102,7 @@ MIN_WINDOW = 2.0
 LANE_WINDOW = 4  # a window this small means dependent chunks: run them all on the coordinator
 PROBE_INTERVAL = 2  # lane advances before a chunk is tried on another worker
 PROBE_CHUNKS = 3  # chunks an epoch runs on the coordinator alone, to tell a chain before forking
+PROBE_CHUNK_SECONDS = 0.0005  # short: meanwhile, no worker process runs
 MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at least
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
 WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
@@ -300,11 +301,12 @@ class ChunkTable:
     each one's latest execution. (Separate from the epoch so that the scheduler holding `add` does
     not make the epoch a reference cycle, freed only by a full collection.)"""
 
-    __slots__ = ("planner", "start", "count", "ranges", "read_sets", "outcomes", "incarnations", "aborts",
+    __slots__ = ("planner", "target", "start", "count", "ranges", "read_sets", "outcomes", "incarnations", "aborts",
                  "waits")
 
     def __init__(self, planner: ChunkPlanner, start: int, count: int) -> None:
         self.planner = planner
+        self.target: float | None = None  # seconds per chunk (None: the planner's)
         self.start = start  # the epoch's first transaction
         self.count = count  # transactions in the block
         self.ranges: list[tuple[int, int]] = []  # [first, last) transactions
@@ -319,7 +321,7 @@ class ChunkTable:
         first = self.first(len(self.ranges))
         if first >= self.count:
             return False
-        self.ranges.append((first, self.planner.next_end(first)))
+        self.ranges.append((first, self.planner.next_end(first, self.target)))
         self.read_sets.append(None)
         self.outcomes.append(None)
         for per_chunk in (self.incarnations, self.aborts, self.waits):
@@ -365,6 +367,8 @@ class BlockSTM:
         # The epoch's first `PROBE_CHUNKS` chunks run here, and worker processes are forked only
         # if they did not all read their predecessors' writes: a chain never pays for a fork.
         self.probing_start = self.may_give_up and workers > 1
+        if self.probing_start:
+            self.chunks.target = PROBE_CHUNK_SECONDS
         self.remote = False  # worker processes are running
         self.independent = False  # the first chunks read nothing of each other: hand over to the range split
         self.giving_up = False
@@ -447,6 +451,7 @@ class BlockSTM:
         predecessors wrote (a chain; sequential execution is faster) or if none did (the range
         split is faster, `parevm.parallel.split`); else fork the workers."""
         self.probing_start = False
+        self.chunks.target = None
         read_sets = self.chunks.read_sets[1:PROBE_CHUNKS]
         dependent = [any(reads[1::2]) for reads in read_sets]  # the odd fields: values other chunks wrote
         if all(dependent) or not any(dependent):

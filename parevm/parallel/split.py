@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 # outcome, the check, the commit). The estimates only start the split; skipping ahead corrects it.
 WORKER_START_SECONDS = 0.005
 COMMIT_SECONDS_PER_TX = 3e-6
+# A worker's chunks are longer than Block-STM's: each costs the coordinator a message (~70 us of
+# system calls here); a conflict re-executes the whole chunk, and catching up waits for half of one.
+CHUNK_SECONDS = 0.005
 SLICE_SECONDS = 0.002  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
 
 
@@ -125,7 +128,7 @@ class RangeSplit:
             end = count if remote == remotes - 1 else max(start, planner.span(start, share))
             chunks = []
             while start < end:
-                chunks.append((start, min(end, planner.next_end(start))))
+                chunks.append((start, min(end, planner.next_end(start, CHUNK_SECONDS))))
                 start = chunks[-1][1]
             self.base.append(sum(len(earlier) for earlier in self.ranges))
             self.ranges.append(chunks)
