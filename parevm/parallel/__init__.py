@@ -4,6 +4,7 @@ The entry point is `parevm.parallel.engine.execute_transactions_parallel`, which
 and returns the results exactly as sequential execution would. One module per concept:
 
     engine.py      the coordinator: drives the scheduler, validates, dispatches, commits; statistics
+    split.py       the range split, for blocks that look independent: ranges in place and on workers
     scheduler.py   the paper's collaborative scheduler (execution_idx, validation_idx, ...)
     mv_memory.py   multi-version memory: writes per chunk, ESTIMATEs, read resolution, validation
     executor.py    a worker's side: replica, chunk execution, the read-recording state backing

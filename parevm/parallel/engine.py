@@ -60,10 +60,16 @@ Shape (design choices and why):
   `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch),
   so that trying again costs a small fraction of the time (and a block estimated to take less
   than `MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts from the state as it
-  is then. Every epoch begins with a cheap test: its first `PROBE_CHUNKS` chunks run on the
-  coordinator alone, and if each after the first read values its predecessors wrote, the epoch
+  is then. Every epoch begins with a cheap test: its first `PROBE_CHUNKS` (short) chunks run on
+  the coordinator alone. If each after the first read values its predecessors wrote, the epoch
   gives up there, before forking any worker (a chain costs only those chunks' bookkeeping).
-  Otherwise the worker processes are forked and the window opens.
+* **Where the block looks independent, split it in ranges.** If none of those chunks read what
+  another wrote, the rest of the block runs as a range split (`parevm.parallel.split`): the
+  coordinator executes the first range in place, as sequential execution does, and worker
+  processes the following ranges; their chunks are then checked by value against the state and
+  committed, or executed again in place. On independent transactions that spends far less per
+  transaction than Block-STM's bookkeeping. In between (some chunks depend on others, some do
+  not) the worker processes are forked and Block-STM runs as described above.
 * **Commit in block order.** Chunks below the executed prefix, after all due validations, have
   had their reads validated against final versions, so applying their write sets in order to
   `state` gives the sequential state: an epoch commits them when it is done or gives up.

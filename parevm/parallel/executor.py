@@ -280,7 +280,9 @@ class WorkerCore:
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
                  record_access: bool, by_value: bool = False) -> None:
-        """`by_value`: report reads as `ChunkReader.reads` (the range split) instead of `read_set`."""
+        """`by_value`: the range split's worker (`parevm.parallel.split`): reads reported as
+        `ChunkReader.reads` instead of `read_set`, and each chunk's writes applied to the state
+        (this process's copy) instead of the replica."""
         self.env = env
         self.txs = txs
         self.senders = senders
@@ -320,8 +322,11 @@ class WorkerCore:
 
     def run_next(self) -> tuple:
         """Execute the lowest queued chunk and record its writes in the replica; its outcome, with
-        the writes pickled (forwarded to other workers as they are)."""
+        the writes pickled (forwarded to other workers as they are). (The range split's worker
+        has applied them to its own state already, and nobody forwards them.)"""
         outcome = self.execute(*heappop(self.tasks))
+        if self.by_value:
+            return (*outcome[:5], [result_to_wire(result) for result in outcome[5]], *outcome[6:])
         if outcome[0] == DONE:
             _, chunk, incarnation, _, wire = outcome[:5]
             if incarnation >= self.recorded.get(chunk, -1):
@@ -370,6 +375,8 @@ class WorkerCore:
         cpu_share = (cpu - cpu_started) / wall if wall > 0 else 1.0
         if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
             seconds = [spent * cpu_share for spent in seconds]
+        if self.by_value:  # the range split: this worker's later chunks read them from its own state
+            self.mv.base.apply(writes)
         reads = reader.reads() if self.by_value else reader.read_set()
         return (DONE, chunk, incarnation, reads, ChunkWrites.to_wire(writes), results, seconds, access,
                 cpu)

@@ -143,6 +143,13 @@ class ChunkWrites:
         return (writes.accounts, writes.balance_deltas, {a: code.bytes for a, code in writes.codes.items()},
                 writes.storage, writes.cleared_storage)
 
+    @staticmethod
+    def wire_tx_writes(wire: tuple) -> TxWrites:
+        """The `TxWrites` of a `to_wire` tuple (code bytes back to `Code`)."""
+        accounts, deltas, codes, storage, cleared = wire
+        return TxWrites(accounts, deltas, {address: code_of(data) for address, data in codes.items()}, storage,
+                        set(cleared))
+
     def tx_writes(self) -> TxWrites:
         """As a `TxWrites`, which `BlockState.apply` applies exactly as it would the chunk's
         transactions one by one (see `parevm.parallel.executor.compose`)."""

@@ -8,8 +8,9 @@ instead: Block-STM with one run of chunks per process, the coordinator's run exe
 
 * The rest of the block is cut into ranges: the coordinator's first, then one per worker process,
   sized so that all are estimated to finish together (`_split`). The workers are forked and each
-  is sent its whole range at once, as chunks it runs in order on its own replica (so a chunk sees
-  its worker's earlier chunks), reporting every location each chunk read with the value it saw.
+  is sent its whole range at once, as chunks it runs in order, each applied to its own copy of
+  the state (copy-on-write from the fork) so that the next sees it, reporting every location each
+  chunk read with the value it saw.
 * The coordinator executes its range **in place**, exactly as sequential execution does (the
   same loop, `BlockRun.run_sequentially`): no read sets, no multi-version memory.
 * Then it takes the workers' chunks in block order. Everything before a chunk has been applied
@@ -30,7 +31,6 @@ coordinator re-executes in place whatever conflicts.
 """
 from __future__ import annotations
 
-import pickle
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -135,8 +135,10 @@ class RangeSplit:
         return middle
 
     def _make_core(self) -> WorkerCore:
+        """A worker's core, on its own copy of the state (which it updates as it goes)."""
         run = self.run_
-        return WorkerCore(run.env, run.txs, run.senders, MVMemory(run.state), run.record_access, by_value=True)
+        state = run.state if run.transport.forks else run.state.copy()
+        return WorkerCore(run.env, run.txs, run.senders, MVMemory(state), run.record_access, by_value=True)
 
     def _take_range(self, remote: int) -> bool:
         """Commit (or redo) worker `remote`'s chunks in order, skipping it ahead whenever this
@@ -194,7 +196,7 @@ class RangeSplit:
                 stats.worker_restarts += 1  # its range is finished here, in place
                 continue
             for outcome in outcomes:
-                assert outcome[0] == DONE  # nothing is ever marked ESTIMATE in a replica here
+                assert outcome[0] == DONE  # nothing is ever an ESTIMATE here
                 stats.worker_busy[remote + 1] += sum(outcome[6])
                 stats.worker_cpu[remote + 1] = self.cpu_base[remote + 1] + outcome[-1]
                 self.outcomes[remote][outcome[1] - self.base[remote]] = outcome
@@ -214,5 +216,4 @@ class RangeSplit:
             run.run_sequentially(first, last, aborted=True)
             return True
         stats.chunks.append((first, last))
-        return run.commit_chunk(first, results, seconds, access, ChunkWrites(pickle.loads(wire)).tx_writes(),
-                                (0, 0, 1))
+        return run.commit_chunk(first, results, seconds, access, ChunkWrites.wire_tx_writes(wire), (0, 0, 1))

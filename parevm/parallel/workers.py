@@ -44,6 +44,8 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Transport(Protocol):
+    forks: bool  # whether each worker has its own (copy-on-write) copy of this process's memory
+
     def start(self, make_core: CoreFactory, count: int) -> None:
         """Start `count` workers (again after `close` or `abort`: one transport serves every epoch)."""
 
@@ -108,6 +110,8 @@ class ProcessTransport:
     coordinator always gets read, and two full pipes cannot deadlock). A worker is one thread that
     reads its pipe between tasks: a reader thread would need the GIL, which the executing thread
     holds, to hand over each message, and so would deliver new tasks only once the worker ran dry."""
+
+    forks = True
 
     def __init__(self, kill_after: dict[int, int] | None = None) -> None:
         """`kill_after` (fault injection for tests): {worker: n} kills that worker's first process
@@ -285,6 +289,8 @@ def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
 class ThreadTransport:
     """Worker threads in this process (each with its own replica)."""
 
+    forks = False
+
     def start(self, make_core: CoreFactory, count: int) -> None:
         self.inboxes: list[queue.SimpleQueue] = []
         self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
@@ -340,6 +346,8 @@ class ThreadTransport:
 
 class SimulatedTransport:
     """Workers stepped in this process by a seeded random schedule (deterministic per seed)."""
+
+    forks = False
 
     def __init__(self, seed: int, kill_rate: float = 0.0, max_kills: int = 3) -> None:
         self.random = random.Random(seed)

@@ -18,6 +18,14 @@ class BlockState:
         self.codes: dict[bytes, Code] = {}
         self.storage: dict[bytes, dict[int, int]] = {}
 
+    def copy(self) -> "BlockState":
+        """An independent copy (code objects are shared: they never change)."""
+        state = BlockState()
+        state.accounts = dict(self.accounts)
+        state.codes = dict(self.codes)
+        state.storage = {address: dict(slots) for address, slots in self.storage.items()}
+        return state
+
     @classmethod
     def from_accounts(cls, accounts: Iterable[tuple[bytes, int, int, bytes, dict[int, int]]]) -> "BlockState":
         """From (address, nonce, balance, code bytes, storage) entries."""
