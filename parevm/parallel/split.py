@@ -51,7 +51,7 @@ COMMIT_SECONDS_PER_TX = 3e-6
 # A worker's chunks are longer than Block-STM's: each costs the coordinator a message (~70 us of
 # system calls here); a conflict re-executes the whole chunk, and catching up waits for half of one.
 CHUNK_SECONDS = 0.005
-SLICE_SECONDS = 0.002  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
+SLICE_SECONDS = 0.01  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
 
 
 def reads_hold(state: BlockState, reads: tuple) -> bool:
