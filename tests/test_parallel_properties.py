@@ -20,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parevm.block.sequential import InvalidBlock, execute_transactions
+from parevm.parallel import engine as engine_module
 from parevm.parallel import split as split_module
 from parevm.parallel.engine import execute_transactions_parallel
-from parevm.parallel.synthetic import ACTION_KINDS, SENDERS, Action, conflict_block
+from parevm.parallel.synthetic import ACTION_KINDS, SENDERS, Action, SyntheticBlock, conflict_block
 from parevm.parallel.workers import ProcessTransport, SimulatedTransport, ThreadTransport
+from parevm.workloads.blocks import value_transfers
 
 LONG = os.environ.get("PAREVM_LONG") == "1"
 FORKS = ["SpuriousDragon", "Byzantium", "Istanbul", "Berlin", "London", "Shanghai", "Cancun", "Prague"]
@@ -76,6 +78,34 @@ def test_worker_processes_equal_sequential(block, workers, chunk_txs, fallback):
 @given(blocks, st.sampled_from([1, 2]))
 def test_worker_threads_equal_sequential(block, chunk_txs):
     assert parallel(block, 3, transport=ThreadTransport(), chunk_txs=chunk_txs) == sequential(block)
+
+
+def independent_then(block, count: int):
+    """`block` after `count` independent value transfers (from fresh senders): the probe chunks
+    see independence, and what follows conflicts."""
+    prefix = SyntheticBlock.from_workload(value_transfers(count))
+    return SyntheticBlock(block.env, prefix.txs + block.txs, prefix.senders + block.senders,
+                          prefix.accounts + block.accounts, block.name)
+
+
+mixed_blocks = st.builds(independent_then, st.builds(
+    conflict_block, actions, st.sampled_from(["London", "Shanghai", "Cancun", "Prague"])), st.integers(0, 250))
+
+
+@settings(max_examples=1000 if LONG else 60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_blocks, st.integers(0, 2**32 - 1), st.integers(2, 4), st.sampled_from([0.0, 0.0, 0.1]))
+def test_adaptive_engine_on_simulated_workers_equals_sequential(block, seed, workers, kill_rate):
+    """The engine as `parevm run` uses it (probe chunks, then a chain given up, a range split or
+    Block-STM), on blocks too small to be tried in parallel unless told to."""
+    with patch.object(engine_module, "MIN_PARALLEL_SECONDS", 0.0):
+        assert parallel(block, workers, transport=SimulatedTransport(seed, kill_rate)) == sequential(block)
+
+
+@settings(max_examples=100 if LONG else 6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_blocks, st.integers(2, 3))
+def test_adaptive_engine_on_worker_processes_equals_sequential(block, workers):
+    with patch.object(engine_module, "MIN_PARALLEL_SECONDS", 0.0):
+        assert parallel(block, workers, transport=ProcessTransport()) == sequential(block)
 
 
 def even_split():
