@@ -371,7 +371,7 @@ class BlockSTM:
         self.probing = False  # a chunk was tried on another worker from the lane: has the chain ended?
         self.may_give_up = run.fallback
         # The epoch's first `PROBE_CHUNKS` chunks run here, and worker processes are forked only
-        # if they did not all read their predecessors' writes: a chain never pays for a fork.
+        # if some of them read their predecessors' writes and some did not (`_end_probe`).
         self.probing_start = self.may_give_up and workers > 1
         if self.probing_start:
             self.chunks.target = PROBE_CHUNK_SECONDS
@@ -411,11 +411,9 @@ class BlockSTM:
             raise
         finally:
             self.stats.worker_cpu[LOCAL] = self.worker_cpu_base[LOCAL] + self.local_cpu
-        if not self.remote:
-            pass
-        elif self.giving_up:
+        if self.remote and self.giving_up:
             self.transport.abort()  # what is still running is past the prefix: not needed
-        else:
+        elif self.remote:
             self.transport.close()
         commit_started = perf_counter()
         stop = self._commit()
