@@ -14,6 +14,7 @@ after each transaction), the uncle miners' rewards (block.json names uncles only
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from time import perf_counter
 from typing import Sequence
@@ -151,7 +152,9 @@ def compare_engines(block: BlockInput, workers: int, **options) -> EngineCompari
     """Run `block` sequentially and on `workers` workers; compare receipts, gas, logs and state.
 
     An untimed sequential run comes first: it decodes the block's code, which later runs in this
-    process reuse, so neither timed engine pays for decoding (else the one timed first would)."""
+    process reuse, so neither timed engine pays for decoding (else the one timed first would);
+    likewise the parallel engine is imported before the timed runs."""
+    import_module("parevm.parallel.engine")
     execute_block(block, workers=1, **options)
     sequential = execute_block(block, workers=1, **options)
     parallel = execute_block(block, workers=workers, **options)
