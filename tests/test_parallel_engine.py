@@ -138,7 +138,8 @@ def test_killed_worker_is_replaced_and_its_tasks_run_again():
 def test_independent_block_hands_over_to_the_range_split(monkeypatch):
     monkeypatch.setattr(engine_module, "MIN_PARALLEL_SECONDS", 0.0)
     block = value_transfers(3000)
-    stats = assert_same(block, sequential_outcome(block), 2)
+    stats = assert_same(block, sequential_outcome(block), 2, record_access=True)
+    assert len(stats.reads) == len(stats.writes) == len(stats.tx_seconds) == len(stats.aborts) == 3000
     # the first chunks, run on the coordinator, read nothing of each other: the rest is a range split
     assert stats.split_from == sum(last - first for first, last in stats.chunks[:engine_module.PROBE_CHUNKS])
     assert stats.executions > engine_module.PROBE_CHUNKS and sum(stats.aborts) == 0
