@@ -23,8 +23,8 @@ instead: Block-STM with one run of chunks per process, the coordinator's run exe
   is running, and executes the chunks in between in place meanwhile; and so on, halving, so that
   both stay busy to the end whatever the estimates said. (The worker may have run some of the
   skipped chunks before it read the order: its later chunks saw their writes, and the check by
-  value catches any that differ from what was executed here.) A worker that dies has the rest of
-  its range executed here.
+  value catches any that differ from what was executed here.) A worker that dies is replaced by a
+  fresh fork, which is sent the chunks it still owed.
 
 A block that turns out to be dependent costs about what sequential execution does: the
 coordinator re-executes in place whatever conflicts.
@@ -51,6 +51,7 @@ COMMIT_SECONDS_PER_TX = 3e-6
 # A worker's chunks are longer than Block-STM's: each costs the coordinator a message (~70 us of
 # system calls here); a conflict re-executes the whole chunk, and catching up waits for half of one.
 CHUNK_SECONDS = 0.005
+MAX_REPLACEMENTS = 3  # deaths per worker process replaced (as in Block-STM)
 SLICE_SECONDS = 0.01  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
 
 
@@ -80,7 +81,8 @@ class RangeSplit:
         self.ranges: list[list[tuple[int, int]]] = []  # per worker process: its chunks, in order
         self.base: list[int] = []  # per worker process: the chunk number of its first chunk
         self.outcomes: list[dict[int, tuple]] = [{} for _ in range(self.remotes)]  # position -> DONE outcome
-        self.alive = [True] * self.remotes
+        self.alive = [True] * self.remotes  # False once it has died too often: its range runs here
+        self.owed = [(0, 1)] * self.remotes  # per worker: (p, r): it still owes chunk p and those from r on
         self.cpu_base = list(run.stats.worker_cpu)
         self.waiting = 0.0
 
@@ -149,14 +151,16 @@ class RangeSplit:
         while position < len(chunks):
             resume = position + 1  # the next chunk to take from the worker
             self._take_news(run.transport.poll())
-            if position not in outcomes and self.alive[remote]:
+            caught_up = position not in outcomes and self.alive[remote]
+            if caught_up:
                 resume += (len(chunks) - position) // 2
                 if resume > position + 1:
                     run.transport.send(remote, [(DROP, self.base[remote] + position + 1, self.base[remote] + resume)])
+            self.owed[remote] = (position, resume)
+            if caught_up:
                 self._wait(remote, position)
             outcome = outcomes.pop(position, None)
-            if outcome is None:  # the worker died: the rest of its range runs here
-                run.stats.lost_tasks += len(chunks) - position
+            if outcome is None:  # the worker kept dying: the rest of its range runs here
                 self._in_place(chunks[position][0], chunks[-1][1])
                 return True
             if not self._commit(chunks[position][0], outcome):
@@ -192,14 +196,28 @@ class RangeSplit:
         stats = self.run_.stats
         for remote, outcomes in news:
             if outcomes is None:
-                self.alive[remote] = False
-                stats.worker_restarts += 1  # its range is finished here, in place
+                self._replace(remote)
                 continue
             for outcome in outcomes:
                 assert outcome[0] == DONE  # nothing is ever an ESTIMATE here
                 stats.worker_busy[remote + 1] += sum(outcome[6])
                 stats.worker_cpu[remote + 1] = self.cpu_base[remote + 1] + outcome[-1]
                 self.outcomes[remote][outcome[1] - self.base[remote]] = outcome
+
+    def _replace(self, remote: int) -> None:
+        """A worker died: fork another (from the state as it is now: everything in it precedes
+        the chunks owed) and send it the chunks the dead one still owed; after `MAX_REPLACEMENTS`
+        deaths per worker, the coordinator runs the rest itself."""
+        run, stats, chunks = self.run_, self.run_.stats, self.ranges[remote]
+        stats.worker_restarts += 1
+        position, resume = self.owed[remote]
+        owed = [p for p in (position, *range(resume, len(chunks))) if p not in self.outcomes[remote]]
+        stats.lost_tasks += len(owed)
+        if stats.worker_restarts > MAX_REPLACEMENTS * self.remotes:
+            self.alive[remote] = False
+            return
+        run.transport.restart(remote, self._make_core)
+        run.transport.send(remote, [(EXECUTE, self.base[remote] + p, 0, *chunks[p]) for p in owed])
 
     def _commit(self, first: int, outcome: tuple) -> bool:
         """Commit a worker's chunk if its reads hold, else execute it again here; False if the
