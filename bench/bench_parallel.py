@@ -38,7 +38,7 @@ from parevm.block.sequential import execute_transactions  # noqa: E402
 from parevm.config import fixtures_dir  # noqa: E402
 from parevm.evm.forks import mainnet_fork  # noqa: E402
 from parevm.io.block_folder import read_block_folder  # noqa: E402
-from parevm.parallel import engine  # noqa: E402
+from parevm.parallel import chunks  # noqa: E402
 from parevm.parallel.engine import execute_transactions_parallel  # noqa: E402
 from parevm.parallel.synthetic import SyntheticBlock, hot_slot_block  # noqa: E402
 from parevm.state.block_state import BlockState  # noqa: E402
@@ -137,7 +137,7 @@ def cold_run(folder: str, workers: int, force_parallel: bool) -> float:
 def force_parallel(force: bool) -> None:
     """Let the engine try Block-STM on every block, however small its estimate."""
     if force:
-        engine.MIN_PARALLEL_SECONDS = 0.0
+        chunks.MIN_PARALLEL_SECONDS = 0.0
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from parevm.block.sequential import InvalidBlock, execute_transactions
 from parevm.config import fixtures_dir
 from parevm.evm.forks import mainnet_fork
 from parevm.io.block_folder import read_block_folder
+from parevm.parallel import chunks as chunks_module
 from parevm.parallel import engine as engine_module
 from parevm.parallel import executor as executor_module
 from parevm.parallel import split as split_module
@@ -136,7 +137,7 @@ def test_killed_worker_is_replaced_and_its_tasks_run_again():
 
 
 def test_independent_block_hands_over_to_the_range_split(monkeypatch):
-    monkeypatch.setattr(engine_module, "MIN_PARALLEL_SECONDS", 0.0)
+    monkeypatch.setattr(chunks_module, "MIN_PARALLEL_SECONDS", 0.0)
     block = value_transfers(3000)
     stats = assert_same(block, sequential_outcome(block), 2, record_access=True)
     assert len(stats.reads) == len(stats.writes) == len(stats.tx_seconds) == len(stats.aborts) == 3000
@@ -273,7 +274,7 @@ def test_tiny_block_runs_sequentially():
 
 
 def test_statistics_describe_every_transaction(monkeypatch):
-    monkeypatch.setattr(engine_module, "MIN_PARALLEL_SECONDS", 0.0)  # small, but tried in parallel
+    monkeypatch.setattr(chunks_module, "MIN_PARALLEL_SECONDS", 0.0)  # small, but tried in parallel
     block = hot_slot_block(120)
     stats = assert_same(block, sequential_outcome(block), 2, transport=SimulatedTransport(3), chunk_txs=3,
                         record_access=True)  # (gives up on the chain: covers both kinds of execution)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parevm.block.sequential import InvalidBlock, execute_transactions
-from parevm.parallel import engine as engine_module
+from parevm.parallel import chunks as chunks_module
 from parevm.parallel import split as split_module
 from parevm.parallel.engine import execute_transactions_parallel
 from parevm.parallel.synthetic import ACTION_KINDS, SENDERS, Action, SyntheticBlock, conflict_block
@@ -97,14 +97,14 @@ mixed_blocks = st.builds(independent_then, st.builds(
 def test_adaptive_engine_on_simulated_workers_equals_sequential(block, seed, workers, kill_rate):
     """The engine as `parevm run` uses it (probe chunks, then a chain given up, a range split or
     Block-STM), on blocks too small to be tried in parallel unless told to."""
-    with patch.object(engine_module, "MIN_PARALLEL_SECONDS", 0.0):
+    with patch.object(chunks_module, "MIN_PARALLEL_SECONDS", 0.0):
         assert parallel(block, workers, transport=SimulatedTransport(seed, kill_rate)) == sequential(block)
 
 
 @settings(max_examples=100 if LONG else 6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed_blocks, st.integers(2, 3))
 def test_adaptive_engine_on_worker_processes_equals_sequential(block, workers):
-    with patch.object(engine_module, "MIN_PARALLEL_SECONDS", 0.0):
+    with patch.object(chunks_module, "MIN_PARALLEL_SECONDS", 0.0):
         assert parallel(block, workers, transport=ProcessTransport()) == sequential(block)
 
 

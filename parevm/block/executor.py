@@ -30,6 +30,7 @@ from parevm.evm.forks import Fork, mainnet_fork
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import TxResult, blob_base_fee
 from parevm.io.block_folder import BlockHeader, BlockInput, BlockInputError, PreAccount, read_block_folder
+from parevm.parallel.chunks import ChunkPlanner
 from parevm.rlp import encode
 from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE
@@ -235,10 +236,12 @@ def prepare_execution(state: BlockState, fork: Fork) -> None:
 
 def _run_transactions(env: BlockEnv, block: BlockInput, senders: list[bytes], state: BlockState,
                       workers: int) -> tuple[list[TxResult], str, object]:
-    """Execute the transactions on `state`: (results, engine name, engine statistics)."""
+    """Execute the transactions on `state`: (results, engine name, engine statistics). A block too
+    small to gain from workers (`ChunkPlanner.worth_parallel`) runs sequentially without even
+    loading the parallel engine."""
     try:
-        if workers > 1:
-            from parevm.parallel.engine import execute_transactions_parallel  # only runs that use it load it
+        if workers > 1 and ChunkPlanner(block.transactions, state, workers).worth_parallel():
+            from parevm.parallel.engine import execute_transactions_parallel
             results, stats = execute_transactions_parallel(env, block.transactions, senders, state, workers)
             return results, "parallel", stats
         return execute_transactions(env, block.transactions, senders, state), "sequential", None

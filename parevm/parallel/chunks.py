@@ -19,6 +19,12 @@ from typing import Sequence
 from parevm.state.block_state import BlockState
 from parevm.tx import Transaction
 
+# A block estimated (at the planner's initial rates) to take less runs sequentially: a fork, the
+# copy-on-write faults of a fresh worker's first 10-20 ms and a first epoch cost more than two cores
+# win on it. The 35 mainnet fixture blocks with >= 50 transactions (estimated 4-86 ms each) gain
+# nothing on average when tried in parallel (bench/bench_parallel.py --only mainnet --cold
+# --force-parallel: 1.00x mean, 1.02x total).
+MIN_PARALLEL_SECONDS = 0.1
 TARGET_SECONDS = 0.002
 MIN_TARGET_SECONDS = 0.0002
 MAX_CHUNK_TXS = 512
@@ -56,6 +62,10 @@ class ChunkPlanner:
         """Estimated seconds of transactions first..last-1."""
         return ((self.plain_before[last] - self.plain_before[first]) * self.seconds_per_plain
                 + (self.gas_before[last] - self.gas_before[first]) * self.seconds_per_gas)
+
+    def worth_parallel(self) -> bool:
+        """Whether the block is estimated to take at least `MIN_PARALLEL_SECONDS`."""
+        return self.span(0, MIN_PARALLEL_SECONDS) < len(self.plain)
 
     def span(self, first: int, seconds: float) -> int:
         """The end of the run of transactions from `first` estimated to take `seconds`."""

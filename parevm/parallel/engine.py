@@ -59,7 +59,7 @@ Shape (design choices and why):
   transactions run sequentially, in this process, for a stretch estimated to take
   `STRETCH_TO_EPOCH` times as long as the epoch did (and at least twice the previous stretch),
   so that trying again costs a small fraction of the time (and a block estimated to take less
-  than `MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts from the state as it
+  than `chunks.MIN_PARALLEL_SECONDS` is not tried at all). Then a new epoch starts from the state as it
   is then. Every epoch begins with a cheap test: its first `PROBE_CHUNKS` (short) chunks run on
   the coordinator alone. If each after the first read values its predecessors wrote, the epoch
   gives up there, before forking any worker (a chain costs only those chunks' bookkeeping).
@@ -85,7 +85,7 @@ from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from operator import sub
 from time import perf_counter, process_time, thread_time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from parevm.block.collector import block_collection
 from parevm.block.sequential import InvalidBlock
@@ -97,10 +97,12 @@ from parevm.parallel.executor import (BLOCKED, DONE, ESTIMATE, EXECUTE, WRITES, 
 from parevm.parallel.mv_memory import ChunkWrites, MVMemory
 from parevm.parallel.scheduler import EXECUTED, Scheduler
 from parevm.parallel.split import RangeSplit
-from parevm.parallel.workers import ProcessTransport, Transport
 from parevm.state.block_state import BlockState
 from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
+
+if TYPE_CHECKING:
+    from parevm.parallel.workers import Transport
 
 LOCAL = 0  # worker slot 0 is the coordinator itself, running chunks between its other duties
 QUEUE_DEPTH = 3  # tasks per worker process: the one running and two more, so it never waits for a message
@@ -113,11 +115,6 @@ MIN_STRETCH = 64  # transactions run sequentially after an epoch gives up, at le
 STRETCH_TO_EPOCH = 20  # a sequential stretch is estimated to take this many times its epoch's time
 WARM_UP_SECONDS = 0.03  # after this long, an epoch clearly slower than sequential execution gives up
 SLOWER = 0.8  # "clearly slower": the useful work done is below this fraction of the time taken
-# A block estimated (at the planner's initial rates) to take less runs sequentially: a fork, the
-# copy-on-write faults of a fresh worker's first 10-20 ms and a first epoch cost more than two cores
-# win on it. With the interpreter's cold-code speed of fab5d2e..3b18ac8, the 43 mainnet fixture
-# blocks (estimated 4-86 ms each) took 2.60 s of execution with 2 workers against 2.43 s sequentially.
-MIN_PARALLEL_SECONDS = 0.1
 MAX_RESTARTS_PER_WORKER = 3
 
 
@@ -173,7 +170,7 @@ def execute_transactions_parallel(block_env: BlockEnv, txs: Sequence[Transaction
     whole block as a range split (`parevm.parallel.split`): tests of each algorithm itself."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    return BlockRun(block_env, txs, senders, state, workers, transport or ProcessTransport(),
+    return BlockRun(block_env, txs, senders, state, workers, transport,
                     ChunkPlanner(txs, state, workers, fixed=chunk_txs), record_access, fallback, split).execute()
 
 
@@ -181,7 +178,7 @@ class BlockRun:
     """One block: epochs of Block-STM and sequential stretches between them, committed in order."""
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
-                 workers: int, transport: Transport, planner: ChunkPlanner, record_access: bool,
+                 workers: int, transport: Transport | None, planner: ChunkPlanner, record_access: bool,
                  fallback: bool, split: bool = False) -> None:
         self.env = env
         self.fallback = fallback
@@ -190,7 +187,7 @@ class BlockRun:
         self.senders = senders
         self.state = state
         self.workers = workers
-        self.transport = transport
+        self._transport = transport
         self.planner = planner
         self.record_access = record_access
         self.results: list[TxResult] = []
@@ -199,6 +196,15 @@ class BlockRun:
         self.stats = EngineStats(workers, len(txs), worker_busy=[0.0] * workers, worker_cpu=[0.0] * workers)
         if record_access:
             self.stats.reads, self.stats.writes = [], []
+
+    @property
+    def transport(self) -> Transport:
+        """The transport given, else forked processes, made (and `multiprocessing` imported) only
+        when an epoch forks: a block that runs sequentially does not pay for them."""
+        if self._transport is None:
+            from parevm.parallel.workers import ProcessTransport
+            self._transport = ProcessTransport()
+        return self._transport
 
     def execute(self) -> tuple[list[TxResult], EngineStats]:
         """Run the block, with the collector policy of `parevm.block.collector` (the heap frozen:
@@ -213,7 +219,7 @@ class BlockRun:
             if self.split:
                 stats.epochs += 1
                 first = RangeSplit(self, 0).run()
-            elif self.fallback and self.planner.span(0, MIN_PARALLEL_SECONDS) >= count:
+            elif self.fallback and not self.planner.worth_parallel():
                 first = count
                 self.run_sequentially(0, count)
             while first < count:
@@ -347,7 +353,6 @@ class BlockSTM:
         self.run_ = run
         self.txs = run.txs
         self.workers = workers = run.workers
-        self.transport = run.transport
         self.planner = run.planner
         self.stats = run.stats
         self.mv = MVMemory(run.state)
@@ -381,6 +386,10 @@ class BlockSTM:
         self.started = perf_counter()
         self.useful = 0.0  # CPU seconds of the transactions below the executed prefix
         self.worker_cpu_base = list(run.stats.worker_cpu)  # CPU of the slots' earlier processes
+
+    @property
+    def transport(self) -> Transport:
+        return self.run_.transport
 
     def run(self) -> int:
         """Execute the epoch and commit it; returns the first transaction not committed (the
