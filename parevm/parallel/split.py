@@ -92,6 +92,9 @@ class RangeSplit:
         started = perf_counter()
         stats.split_from = self.first
         middle = self._split()
+        if not any(self.ranges):  # too little left for a worker to start in time
+            run.run_sequentially(self.first, middle)
+            return len(run.txs)
         transport = run.transport
         transport.start(self._make_core, self.remotes)
         try:
