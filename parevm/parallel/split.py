@@ -26,8 +26,10 @@ instead: Block-STM with one run of chunks per process, the coordinator's run exe
   value catches any that differ from what was executed here.) A worker that dies is replaced by a
   fresh fork, which is sent the chunks it still owed.
 
-A block that turns out to be dependent costs about what sequential execution does: the
-coordinator re-executes in place whatever conflicts.
+A block that turns out to be dependent costs a little more than sequential execution: the
+coordinator re-executes in place whatever conflicts, and stops a worker whose first chunks are
+already stale while its own range runs (`_check_early`): 400 independent transfers followed by
+6,000-8,000 increments of one slot run at ~0.87x (0.80x without the early stop).
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ COMMIT_SECONDS_PER_TX = 3e-6
 # system calls here); a conflict re-executes the whole chunk, and catching up waits for half of one.
 CHUNK_SECONDS = 0.005
 MAX_REPLACEMENTS = 3  # deaths per worker process replaced (as in Block-STM)
+EARLY_CHECK_CHUNKS = 2  # a worker's first chunks all stale while this range runs: a chain, stop it
 SLICE_SECONDS = 0.01  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
 
 
@@ -83,6 +86,7 @@ class RangeSplit:
         self.outcomes: list[dict[int, tuple]] = [{} for _ in range(self.remotes)]  # position -> DONE outcome
         self.alive = [True] * self.remotes  # False once it has died too often: its range runs here
         self.owed = [(0, 1)] * self.remotes  # per worker: (p, r): it still owes chunk p and those from r on
+        self.checked: set[int] = set()  # workers whose first chunks have been looked at (`_check_early`)
         self.cpu_base = list(run.stats.worker_cpu)
         self.waiting = 0.0
 
@@ -185,7 +189,23 @@ class RangeSplit:
             run.run_sequentially(first, end)
             run.stats.worker_busy[0] += perf_counter() - started
             self._take_news(run.transport.poll())
+            self._check_early()
             first = end
+
+    def _check_early(self) -> None:
+        """Stop a worker whose first chunks already read values the state no longer has: the block
+        turned dependent after its first chunks (a chain through the ranges), every chunk of that
+        worker will fail its check, and the process would only slow this one down (the two share
+        the machine). Its range then runs here; a block that is not a chain loses at most the
+        parallelism of that worker."""
+        state = self.run_.state
+        for remote, outcomes in enumerate(self.outcomes):
+            if self.alive[remote] and remote not in self.checked and all(
+                    position in outcomes for position in range(EARLY_CHECK_CHUNKS)):
+                self.checked.add(remote)
+                if not any(reads_hold(state, outcomes[position][3]) for position in range(EARLY_CHECK_CHUNKS)):
+                    self.alive[remote] = False
+                    self.run_.transport.send(remote, [(DROP, self.base[remote], self.base[remote] + len(self.ranges[remote]))])
 
     def _wait(self, remote: int, position: int) -> None:
         """Until `remote`'s chunk at `position` is done or the worker has died."""
