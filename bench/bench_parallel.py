@@ -9,9 +9,11 @@
 Workloads (`parevm.workloads.blocks`, 10,000 transactions each unless `--count`): independent ERC-20
 transfers, independent value transfers, AMM swaps on one pool (fully dependent: every swap reads
 and writes the reserves), the cheapest fully dependent block (every transaction increments one slot,
-`parevm.parallel.synthetic.hot_slot_block`), and every mainnet fixture block with at least 50
-transactions. The engine runs a block it estimates under `MIN_PARALLEL_SECONDS` sequentially (every
-mainnet fixture block); `--force-parallel` sets that to 0, to measure the algorithm on them.
+`parevm.parallel.synthetic.hot_slot_block`), a block that starts independent and then is such a
+chain (`turn`: 400 value transfers, then increments of one slot: the range split's worst case), and
+every mainnet fixture block with at least 50 transactions. The engine runs a block it estimates
+under `MIN_PARALLEL_SECONDS` sequentially (every mainnet fixture block); `--force-parallel` sets
+that to 0, to measure the algorithm on them.
 
 Each timing is the best of `--repeat` runs on a fresh copy of the pre-state, after one untimed run
 of each engine: the interpreter caches each contract's decoded code, so a first run pays for
@@ -134,6 +136,14 @@ def cold_run(folder: str, workers: int, force_parallel: bool) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def independent_then_chain(count: int, independent: int = 400) -> SyntheticBlock:
+    """`independent` value transfers, then increments of one slot: `count` transactions."""
+    transfers = SyntheticBlock.from_workload(workloads.value_transfers(independent))
+    block = hot_slot_block(count - independent).after(transfers)
+    block.name = f"turn-{count}"
+    return block
+
+
 def force_parallel(force: bool) -> None:
     """Let the engine try Block-STM on every block, however small its estimate."""
     if force:
@@ -145,8 +155,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--count", type=int, default=10_000, help="transactions in the synthetic blocks")
-    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "amm", "hot", "mainnet"],
-                        default=["erc20", "value", "amm", "hot", "mainnet"])
+    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "amm", "hot", "turn", "mainnet"],
+                        default=["erc20", "value", "amm", "hot", "turn", "mainnet"])
     parser.add_argument("--cold", action="store_true", help="mainnet blocks: each run in a fresh interpreter")
     parser.add_argument("--where", action="store_true", help="where the parallel runs spent their time")
     parser.add_argument("--force-parallel", action="store_true",
@@ -160,6 +170,8 @@ def main() -> None:
             measure(SyntheticBlock.from_workload(make(args.count)), args.workers, args.repeat, args.where)
     if "hot" in args.only:
         measure(hot_slot_block(args.count), args.workers, args.repeat, args.where)
+    if "turn" in args.only:
+        measure(independent_then_chain(args.count), args.workers, args.repeat, args.where)
     if "mainnet" in args.only:
         runs = []  # (sequential, {workers: parallel}) per block
         for folder in mainnet_blocks():
@@ -168,7 +180,8 @@ def main() -> None:
                 line = f"mainnet {folder.name:18} cold sequential {sequential * 1e3:8.1f} ms"
                 parallel = {}
                 for workers in args.workers:
-                    parallel[workers] = min(cold_run(str(folder), workers, args.force_parallel) for _ in range(args.repeat))
+                    parallel[workers] = min(cold_run(str(folder), workers, args.force_parallel)
+                                            for _ in range(args.repeat))
                     line += f" | {workers}w {parallel[workers] * 1e3:8.1f} ms x{sequential / parallel[workers]:5.2f}"
                 print(line, flush=True)
                 runs.append((sequential, parallel))

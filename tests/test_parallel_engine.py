@@ -164,9 +164,7 @@ def test_range_split_stops_a_worker_whose_first_chunks_are_stale(monkeypatch):
     """A block that looks independent at first and then is a chain: the worker's first chunks read
     what the coordinator's range changes, so it is stopped and its range runs in place."""
     monkeypatch.setattr(chunks_module, "MIN_PARALLEL_SECONDS", 0.0)
-    prefix, chain = value_transfers(400), hot_slot_block(6000)
-    block = SyntheticBlock(chain.env, prefix.txs + chain.txs, prefix.senders + chain.senders,
-                           prefix.accounts + chain.accounts, "independent, then a chain")
+    block = hot_slot_block(6000).after(value_transfers(400))
     stats = assert_same(block, sequential_outcome(block), 2)
     assert stats.split_from is not None
     # the worker's range is about half of what follows the probe: it was stopped well before its end

@@ -83,9 +83,7 @@ def test_worker_threads_equal_sequential(block, chunk_txs):
 def independent_then(block, count: int):
     """`block` after `count` independent value transfers (from fresh senders): the probe chunks
     see independence, and what follows conflicts."""
-    prefix = SyntheticBlock.from_workload(value_transfers(count))
-    return SyntheticBlock(block.env, prefix.txs + block.txs, prefix.senders + block.senders,
-                          prefix.accounts + block.accounts, block.name)
+    return block.after(SyntheticBlock.from_workload(value_transfers(count)))
 
 
 mixed_blocks = st.builds(independent_then, st.builds(

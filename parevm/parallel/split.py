@@ -208,7 +208,8 @@ class RangeSplit:
                 self.checked.add(remote)
                 if not any(reads_hold(state, outcomes[position][3]) for position in range(EARLY_CHECK_CHUNKS)):
                     self.alive[remote] = False
-                    self.run_.transport.send(remote, [(DROP, self.base[remote], self.base[remote] + len(self.ranges[remote]))])
+                    first = self.base[remote]
+                    self.run_.transport.send(remote, [(DROP, first, first + len(self.ranges[remote]))])
 
     def _wait(self, remote: int, position: int) -> None:
         """Until `remote`'s chunk at `position` is done or the worker has died."""

@@ -110,6 +110,11 @@ class SyntheticBlock:
     def state(self) -> BlockState:
         return BlockState.from_accounts(self.accounts)
 
+    def after(self, prefix: SyntheticBlock) -> SyntheticBlock:
+        """This block's transactions after `prefix`'s (accounts of both; this block's environment)."""
+        return SyntheticBlock(self.env, prefix.txs + self.txs, prefix.senders + self.senders,
+                              prefix.accounts + self.accounts, f"{prefix.name}+{self.name}")
+
     @classmethod
     def from_workload(cls, workload: Workload) -> SyntheticBlock:
         """A block of `parevm.workloads.blocks` in this shape."""
