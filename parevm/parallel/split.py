@@ -197,10 +197,9 @@ class RangeSplit:
 
     def _check_early(self) -> None:
         """Stop a worker whose first chunks already read values the state no longer has: the block
-        turned dependent after its first chunks (a chain through the ranges), every chunk of that
-        worker will fail its check, and the process would only slow this one down (the two share
-        the machine). Its range then runs here; a block that is not a chain loses at most the
-        parallelism of that worker."""
+        turned dependent after its first chunks (a chain through the ranges), and every chunk of
+        that worker would be received, checked and executed again here for nothing. Its range then
+        runs here; a block that is not a chain loses at most the parallelism of that worker."""
         state = self.run_.state
         for remote, outcomes in enumerate(self.outcomes):
             if self.alive[remote] and remote not in self.checked and all(
@@ -223,7 +222,8 @@ class RangeSplit:
         stats = self.run_.stats
         for remote, outcomes in news:
             if outcomes is None:
-                self._replace(remote)
+                if self.alive[remote]:  # (not one stopped on purpose: its range runs here anyway)
+                    self._replace(remote)
                 continue
             for outcome in outcomes:
                 assert outcome[0] == DONE  # nothing is ever an ESTIMATE here
