@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from parevm.parallel.chunks import ChunkPlanner
 from parevm.parallel.executor import ChunkReader, compose
 from parevm.parallel.mv_memory import NONE, ChunkWrites, MVMemory, ReadEstimate, WriterIndex
+from parevm.parallel.split_worker import FirstReads
 from parevm.parallel.scheduler import ABORTING, EXECUTED, EXECUTING, READY_TO_EXECUTE, Scheduler
 from parevm.parallel.synthetic import value_transfers
 from parevm.state.block_state import BlockState
@@ -201,6 +202,39 @@ def test_composed_writes_apply_like_the_transactions_one_by_one(sequence):
         compose(chunk, tx)
     composed.apply(ChunkWrites(ChunkWrites.to_wire(chunk)).tx_writes())
     assert state_of(composed) == state_of(one_by_one)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(tx_writes, max_size=6))
+def test_split_chunk_writes_as_final_values_apply_like_the_transactions_one_by_one(sequence):
+    one_by_one, committed = base_state(), base_state()
+    reader = FirstReads(base_state())  # the range split's worker: each transaction applied at once
+    for tx in sequence:
+        one_by_one.apply(pickle.loads(pickle.dumps(tx)))
+        reader.apply(pickle.loads(pickle.dumps(tx)))
+    assert state_of(reader.state) == state_of(one_by_one)
+    committed.apply(ChunkWrites.wire_tx_writes(pickle.loads(pickle.dumps(ChunkWrites.to_wire(reader.writes())))))
+    assert state_of(committed) == state_of(one_by_one)
+
+
+def test_split_reads_keep_the_first_value_seen_and_hold_only_on_equal_state():
+    reader = FirstReads(base_state())
+    assert reader.read_storage(A, 1) == 11 and reader.read_account(B) == (0, 5)
+    reader.apply(TxWrites(accounts={B: (1, 4)}, balance_deltas={C: 2}, storage={A: {1: 12}}))
+    assert reader.read_storage(A, 1) == 12 and reader.read_account(B) == (1, 4)
+    assert reader.read_account(C) == (0, 2)  # first written blindly (a fee): the chunk's own value
+    assert not reader.has_storage(B) and reader.read_code(A).bytes == b"\x60\x00"
+    reads = reader.reads()
+    assert reads[0] == {B: (0, 5), C: (0, 2)} and reads[2] == {A: {1: 11}}
+    before = base_state()
+    assert not FirstReads.hold(before, reads)  # C did not exist before the chunk: needlessly redone
+    before.accounts[C] = (0, 2)
+    assert FirstReads.hold(before, reads)
+    for change in (lambda s: s.storage[A].update({1: 13}), lambda s: s.storage.update({B: {0: 1}}),
+                   lambda s: s.accounts.update({B: (0, 6)}), lambda s: s.codes.pop(A)):
+        changed = pickle.loads(pickle.dumps(before))
+        change(changed)
+        assert not FirstReads.hold(changed, reads)
 
 
 # ---------------------------------------------------------------------- scheduler

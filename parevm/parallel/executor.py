@@ -10,7 +10,8 @@ Operations a worker receives, in order, as lists (`accept`):
   (WRITES, chunk, incarnation, wire)   another worker's chunk writes: record them in the replica
   (ESTIMATE, chunk, incarnation)       the chunk was aborted: its writes become ESTIMATEs
   (EXECUTE, chunk, incarnation, first, last)   run transactions first..last-1 as that chunk
-  (DROP, first, end)                   forget the queued chunks first..end-1 (the range split)
+  (DROP, first, end)                   forget the queued chunks first..end-1 (only the range
+                                       split's worker, `parevm.parallel.split_worker`, gets these)
   (STOP,)
 and what it answers per EXECUTE (`run_next`):
   (DONE, chunk, incarnation, read_set, wire, results, tx_seconds, access, cpu)
@@ -24,7 +25,8 @@ forwards those bytes unchanged to the other workers (its own chunks' tuples go a
 from __future__ import annotations
 
 import pickle
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
+from operator import sub
 from time import perf_counter, thread_time
 from typing import NamedTuple, Sequence
 
@@ -183,11 +185,6 @@ class ChunkReader:
             self.storage_keys[address] = keys
         return not keys <= slots.keys()  # a non-zero slot the chunk has not zeroed
 
-    def reads(self) -> tuple:
-        """Every location read from the replica with the value seen (code by hash): what the range
-        split validates against the state itself (`parevm.parallel.split`)."""
-        return self.accounts, {a: code.hash for a, code in self.codes.items()}, self.slots, self.storage_keys
-
     def read_set(self) -> tuple:
         """What `MVMemory.validate` checks, per kind: locations whose value was the pre-state's
         (a set) and the others with the value seen (code by hash)."""
@@ -276,19 +273,15 @@ class Cancelled(Exception):
 class WorkerCore:
     """Replica, task queue and chunk execution of one worker."""
 
-    __slots__ = ("env", "txs", "senders", "mv", "record_access", "by_value", "tasks", "cancelled", "recorded")
+    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled", "recorded")
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
-                 record_access: bool, by_value: bool = False) -> None:
-        """`by_value`: the range split's worker (`parevm.parallel.split`): reads reported as
-        `ChunkReader.reads` instead of `read_set`, and each chunk's writes applied to the state
-        (this process's copy) instead of the replica."""
+                 record_access: bool) -> None:
         self.env = env
         self.txs = txs
         self.senders = senders
         self.mv = mv
         self.record_access = record_access
-        self.by_value = by_value
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
         self.cancelled = False  # set from another thread: stop at the next transaction
         # chunk -> incarnation whose writes the replica holds: an older one (an execution the
@@ -310,9 +303,6 @@ class WorkerCore:
                     mv.mark_estimate(op[1])
             elif kind == EXECUTE:
                 heappush(self.tasks, op[1:])
-            elif kind == DROP:
-                self.tasks = [task for task in self.tasks if not op[1] <= task[0] < op[2]]
-                heapify(self.tasks)
             else:
                 return False
         return True
@@ -322,11 +312,8 @@ class WorkerCore:
 
     def run_next(self) -> tuple:
         """Execute the lowest queued chunk and record its writes in the replica; its outcome, with
-        the writes pickled (forwarded to other workers as they are). (The range split's worker
-        has applied them to its own state already, and nobody forwards them.)"""
+        the writes pickled (forwarded to other workers as they are)."""
         outcome = self.execute(*heappop(self.tasks))
-        if self.by_value:
-            return (*outcome[:5], [result_to_wire(result) for result in outcome[5]], *outcome[6:])
         if outcome[0] == DONE:
             _, chunk, incarnation, _, wire = outcome[:5]
             if incarnation >= self.recorded.get(chunk, -1):
@@ -346,9 +333,8 @@ class WorkerCore:
         writes = reader.writes
         env, txs, senders = self.env, self.txs, self.senders
         results = []
-        seconds = []
+        clock = [started]  # when each transaction ended (the first entry: when the first began)
         access = [] if self.record_access else None
-        tx_started = started
         for index in range(first, last):
             if self.cancelled:
                 raise Cancelled
@@ -364,20 +350,22 @@ class WorkerCore:
                 tx_writes = tx_state.writes()
                 compose(writes, tx_writes)
                 results.append(result)
-            now = perf_counter()
-            seconds.append(now - tx_started)
-            tx_started = now
+            clock.append(perf_counter())
             if access is not None:
                 access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
                 reader.tx_reads.clear()
-        wall = perf_counter() - started
-        cpu = thread_time()
-        cpu_share = (cpu - cpu_started) / wall if wall > 0 else 1.0
-        if cpu_share < 1.0:  # descheduled part of the time: count CPU time only
-            seconds = [spent * cpu_share for spent in seconds]
-        if self.by_value:  # the range split: this worker's later chunks read them from its own state
-            self.mv.base.apply(writes)
-        reads = reader.reads() if self.by_value else reader.read_set()
-        return (DONE, chunk, incarnation, reads, ChunkWrites.to_wire(writes), results, seconds, access,
-                cpu)
+        seconds, cpu = cpu_seconds(clock, cpu_started)
+        return DONE, chunk, incarnation, reader.read_set(), ChunkWrites.to_wire(writes), results, seconds, access, cpu
 
+
+def cpu_seconds(clock: list[float], cpu_started: float) -> tuple[list[float], float]:
+    """Each transaction's seconds from `clock` (when the first began, then when each ended), scaled
+    by this thread's share of the CPU meanwhile (a machine shared with other work must not make
+    transactions look slower than they are); and the thread's CPU time now."""
+    cpu = thread_time()
+    seconds = list(map(sub, clock[1:], clock))
+    wall = clock[-1] - clock[0]
+    share = (cpu - cpu_started) / wall if wall > 0 else 1.0
+    if share < 1.0:  # descheduled part of the time: count CPU time only
+        seconds = [spent * share for spent in seconds]
+    return seconds, cpu

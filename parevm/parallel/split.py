@@ -8,9 +8,9 @@ instead: Block-STM with one run of chunks per process, the coordinator's run exe
 
 * The rest of the block is cut into ranges: the coordinator's first, then one per worker process,
   sized so that all are estimated to finish together (`_split`). The workers are forked and each
-  is sent its whole range at once, as chunks it runs in order, each applied to its own copy of
-  the state (copy-on-write from the fork) so that the next sees it, reporting every location each
-  chunk read with the value it saw.
+  is sent its whole range at once, as chunks it runs in order on its own copy of the state
+  (copy-on-write from the fork) exactly as sequential execution does, reporting the value each
+  location had when a chunk first read it (`parevm.parallel.split_worker`).
 * The coordinator executes its range **in place**, exactly as sequential execution does (the
   same loop, `BlockRun.run_sequentially`): no read sets, no multi-version memory.
 * Then it takes the workers' chunks in block order. Everything before a chunk has been applied
@@ -36,10 +36,9 @@ from __future__ import annotations
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from parevm.parallel.executor import DONE, DROP, EXECUTE, TxFailed, WorkerCore, result_from_wire
-from parevm.parallel.mv_memory import ChunkWrites, MVMemory
-from parevm.state.block_state import BlockState
-from parevm.state.code import EMPTY_CODE
+from parevm.parallel.executor import DONE, DROP, EXECUTE, TxFailed, result_from_wire
+from parevm.parallel.mv_memory import ChunkWrites
+from parevm.parallel.split_worker import FirstReads, SplitWorkerCore
 
 if TYPE_CHECKING:
     from parevm.parallel.engine import BlockRun
@@ -56,22 +55,6 @@ CHUNK_SECONDS = 0.005
 MAX_REPLACEMENTS = 3  # deaths per worker process replaced (as in Block-STM)
 EARLY_CHECK_CHUNKS = 2  # a worker's first chunks all stale while this range runs: a chain, stop it
 SLICE_SECONDS = 0.01  # in-place execution reads the workers' outcomes this often (a full pipe blocks them)
-
-
-def reads_hold(state: BlockState, reads: tuple) -> bool:
-    """Whether every value a chunk read (`ChunkReader.reads`) is the state's now."""
-    accounts, codes, slots, storage_keys = reads
-    account = state.accounts.get
-    if any(account(address) != value for address, value in accounts.items()):
-        return False
-    code = state.codes.get
-    if any(code(address, EMPTY_CODE).hash != code_hash for address, code_hash in codes.items()):
-        return False
-    slot = state.read_storage
-    if any(slot(address, index) != value for (address, index), value in slots.items()):
-        return False
-    storage = state.storage.get
-    return all(frozenset(storage(address, ())) == keys for address, keys in storage_keys.items())
 
 
 class RangeSplit:
@@ -143,11 +126,11 @@ class RangeSplit:
             self.ranges.append(chunks)
         return middle
 
-    def _make_core(self) -> WorkerCore:
+    def _make_core(self) -> SplitWorkerCore:
         """A worker's core, on its own copy of the state (which it updates as it goes)."""
         run = self.run_
         state = run.state if run.transport.forks else run.state.copy()
-        return WorkerCore(run.env, run.txs, run.senders, MVMemory(state), run.record_access, by_value=True)
+        return SplitWorkerCore(run.env, run.txs, run.senders, state, run.record_access)
 
     def _take_range(self, remote: int) -> bool:
         """Commit (or redo) worker `remote`'s chunks in order, skipping it ahead whenever this
@@ -205,7 +188,7 @@ class RangeSplit:
             if self.alive[remote] and remote not in self.checked and all(
                     position in outcomes for position in range(EARLY_CHECK_CHUNKS)):
                 self.checked.add(remote)
-                if not any(reads_hold(state, outcomes[position][3]) for position in range(EARLY_CHECK_CHUNKS)):
+                if not any(FirstReads.hold(state, outcomes[position][3]) for position in range(EARLY_CHECK_CHUNKS)):
                     self.alive[remote] = False
                     first = self.base[remote]
                     self.run_.transport.send(remote, [(DROP, first, first + len(self.ranges[remote]))])
@@ -257,7 +240,7 @@ class RangeSplit:
         stats.validations += 1
         run.planner.observe(first, seconds)
         results = [result_from_wire(result) for result in results]
-        if any(type(result) is TxFailed for result in results) or not reads_hold(run.state, reads):
+        if any(type(result) is TxFailed for result in results) or not FirstReads.hold(run.state, reads):
             run.run_sequentially(first, last, aborted=True)
             return True
         stats.chunks.append((first, last))
