@@ -21,6 +21,7 @@ from parevm.api import (
     read_block_folder,
     state_diff_json,
 )
+from parevm.block import executor as executor_module
 from parevm.block.executor import block_env
 from parevm.block.result import MISMATCH, OK, UNAVAILABLE
 from parevm.block.system import (
@@ -270,6 +271,24 @@ def test_bad_signature_names_the_transaction():
     objects["block"]["transactions"][5]["s"] = hex(2**256 - 1)
     with pytest.raises(BlockInputError, match="block 19923400: transaction 5 .*bad signature"):
         execute_block(block_from_objects(**objects))
+
+
+def test_bad_signature_is_named_the_same_with_threaded_recovery(monkeypatch):
+    monkeypatch.setattr(executor_module, "THREADED_RECOVERY_MIN_TXS", 1)
+    objects = _objects(CANCUN_BLOCK)
+    objects["block"]["transactions"][5]["s"] = hex(2**256 - 1)
+    objects["block"]["transactions"][9]["s"] = hex(2**256 - 1)
+    with pytest.raises(BlockInputError, match="block 19923400: transaction 5 .*bad signature"):
+        execute_block(block_from_objects(**objects), workers=2)
+
+
+def test_tries_computed_in_a_forked_process_equal_those_computed_here(monkeypatch):
+    alone = execute_block_folder(CANCUN_BLOCK, workers=1)
+    monkeypatch.setattr(executor_module, "THREADED_RECOVERY_MIN_TXS", 1)
+    monkeypatch.setattr(executor_module, "FORKED_TRIES_MIN_TXS", 1)
+    spread = execute_block_folder(CANCUN_BLOCK, workers=2)
+    assert spread.ok and spread.checks == alone.checks and spread.txs == alone.txs
+    assert spread.state_root == alone.state_root
 
 
 def test_sender_missing_from_prestate_is_named():

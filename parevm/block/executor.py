@@ -31,6 +31,7 @@ from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import TxResult, blob_base_fee
 from parevm.io.block_folder import BlockHeader, BlockInput, BlockInputError, PreAccount, read_block_folder
 from parevm.parallel.chunks import ChunkPlanner
+from parevm.parallel.offload import ForkedCall, in_threads
 from parevm.rlp import encode
 from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE
@@ -41,6 +42,11 @@ from parevm.tx import InvalidSignature, Transaction, encode_transaction, recover
 CHAIN_ID = 1
 DAO_FORK_BLOCK = 1_920_000
 GWEI = 10**9
+# With --workers > 1, side work outside the engine (see `parevm.parallel.offload`): signatures on
+# threads (~35 us each, 0.1 ms to start a thread), the transactions and receipts tries in a forked
+# process (~12 us per transaction, against a few ms for the fork and the child's start).
+THREADED_RECOVERY_MIN_TXS = 64
+FORKED_TRIES_MIN_TXS = 1000
 
 
 class UnsupportedBlock(Exception):
@@ -67,7 +73,7 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     notes: list[str] = []
 
     started = perf_counter()
-    senders = recover_senders(block, fork)
+    senders = recover_senders(block, fork, workers)
     timings.recover = perf_counter() - started
 
     started = perf_counter()
@@ -102,7 +108,7 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
 
     started = perf_counter()
     checks, state_root, hashes = _checks(block, fork, receipts, bloom, results, state, requests, requests_note,
-                                         check_state_root)
+                                         check_state_root, workers)
     timings.trie += perf_counter() - started
 
     started = perf_counter()
@@ -201,9 +207,14 @@ def block_env(header: BlockHeader, fork: Fork, block_hashes: dict[int, bytes]) -
     )
 
 
-def recover_senders(block: BlockInput, fork: Fork) -> list[bytes]:
-    """Every transaction's sender, recovered from its signature and checked against the RPC `from`."""
+def recover_senders(block: BlockInput, fork: Fork, workers: int = 1) -> list[bytes]:
+    """Every transaction's sender, recovered from its signature and checked against the RPC `from`.
+    With `workers` > 1, a block of at least `THREADED_RECOVERY_MIN_TXS` transactions has its
+    signatures recovered on that many threads first (libsecp256k1 runs without the GIL)."""
     allow_high_s = not fork.homestead
+    if workers > 1 and len(block.transactions) >= THREADED_RECOVERY_MIN_TXS:
+        in_threads(lambda txs: [recover_sender(tx, allow_high_s=allow_high_s) for tx in txs], block.transactions,
+                   workers)  # cached on each transaction; errors are met again below, in order
     senders = []
     for index, (tx, rpc_sender) in enumerate(zip(block.transactions, block.rpc_senders)):
         if tx.chain_id is not None and (tx.chain_id != CHAIN_ID or (tx.type == 0 and not fork.eip155)):
@@ -298,17 +309,29 @@ def _credit(state: BlockState, credits: list[tuple[bytes, int]]) -> None:
 
 def _checks(block: BlockInput, fork: Fork, receipts: list[Receipt], bloom: bytes, results: list[TxResult],
             state: BlockState, requests: list[bytes] | None, requests_note: str,
-            check_state_root: bool | None) -> tuple[list[Check], bytes | None, list[bytes]]:
-    """The header checks, the state root (if computed) and the transaction hashes."""
+            check_state_root: bool | None, workers: int) -> tuple[list[Check], bytes | None, list[bytes]]:
+    """The header checks, the state root (if computed) and the transaction hashes. With `workers`
+    > 1, a block of at least `FORKED_TRIES_MIN_TXS` transactions has its transactions and receipts
+    tries computed in another process while this one computes the state root."""
     header = block.header
-    encoded = [encode_transaction(tx) for tx in block.transactions]
+
+    def tries() -> tuple[bytes, bytes | None, list[bytes]]:
+        """(transactions root, receipts root (Byzantium on), transaction hashes)."""
+        encoded = [encode_transaction(tx) for tx in block.transactions]
+        return (ordered_trie_root(encoded), receipts_root(receipts) if fork.byzantium else None,
+                [keccak256(tx) for tx in encoded])
+
+    forked = (ForkedCall(tries) if workers > 1 and len(block.transactions) >= FORKED_TRIES_MIN_TXS
+              and check_state_root is not False else None)
+    state_root = None if check_state_root is False else state.state_root()
+    transactions_root, receipts_trie_root, hashes = forked.result() if forked else tries()
     checks = [
         Check.compare("gasUsed", header.gas_used, receipts[-1].cumulative_gas_used if receipts else 0),
         Check.compare("logsBloom", header.logs_bloom, bloom),
-        Check.compare("transactionsRoot", header.transactions_root, ordered_trie_root(encoded)),
+        Check.compare("transactionsRoot", header.transactions_root, transactions_root),
     ]
     if fork.byzantium:
-        checks.append(Check.compare("receiptsRoot", header.receipts_root, receipts_root(receipts)))
+        checks.append(Check.compare("receiptsRoot", header.receipts_root, receipts_trie_root))
     else:
         checks.append(Check.unavailable("receiptsRoot", "receipts before Byzantium hold intermediate state roots"))
     if fork.withdrawals:
@@ -325,13 +348,11 @@ def _checks(block: BlockInput, fork: Fork, receipts: list[Receipt], bloom: bytes
             checks.append(Check("requestsHash", MISMATCH, header.requests_hash, None, requests_note))
         else:
             checks.append(Check.unavailable("requestsHash", requests_note))
-    state_root = None
-    if check_state_root is False:
+    if state_root is None:
         checks.append(Check.unavailable("stateRoot", "not computed"))
     else:
-        state_root = state.state_root()
         checks.append(_state_check("stateRoot", header.state_root, state_root, complete))
-    return checks, state_root, [keccak256(tx) for tx in encoded]
+    return checks, state_root, hashes
 
 
 def _state_check(name: str, expected: bytes, actual: bytes, complete: bool) -> Check:
