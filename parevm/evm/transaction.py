@@ -189,16 +189,10 @@ def execute_transaction(tx: Transaction, sender: bytes, state: TxState, block: B
     state.sub_balance(sender, tx.gas_limit * price + blob_gas * block.blob_base_fee)
 
     ctx = TxContext(block, state, sender, price, tx.blob_versioned_hashes)
-    if fork.eip2929:
-        state.warm_address(sender)
-        for address in fork.precompiles:
-            state.warm_address(address)
-        for address, slots in tx.access_list:
-            state.warm_address(address)
-            for slot in slots:
-                state.warm_slot(address, slot)
     if fork.eip3651:
-        state.warm_address(block.coinbase)
+        state.warm_from_start(fork.precompiles, tx.access_list, sender, block.coinbase)
+    elif fork.eip2929:
+        state.warm_from_start(fork.precompiles, tx.access_list, sender)
 
     gas = tx.gas_limit - intrinsic
     created = None

@@ -16,7 +16,7 @@ another: an account's (nonce, balance), its code, and each storage slot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Iterable, Protocol
 
 from parevm.state.code import EMPTY_CODE, Code
 
@@ -248,6 +248,17 @@ class TxState:
         self.transient[key] = value
 
     # ------------------------------------------------------------------ access lists (EIP-2929)
+    def warm_from_start(self, precompiles: Iterable[bytes], access_list: Iterable[tuple[bytes, Iterable[int]]],
+                        *addresses: bytes) -> None:
+        """Warm what a transaction starts with (precompiles, its access list, sender, coinbase), in
+        bulk and unjournaled: no revert goes back before the transaction began."""
+        warm = self.warm_addresses
+        warm.update(precompiles)
+        warm.update(addresses)
+        for address, slots in access_list:
+            warm.add(address)
+            self.warm_slots.update([(address, slot) for slot in slots])
+
     def warm_address(self, address: bytes) -> bool:
         """Mark warm; True if it was cold."""
         if address in self.warm_addresses:
