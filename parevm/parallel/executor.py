@@ -28,7 +28,7 @@ import pickle
 from heapq import heappop, heappush
 from operator import sub
 from time import perf_counter, thread_time
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import TxResult, execute_transaction
@@ -37,6 +37,9 @@ from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE, Code
 from parevm.state.tx_state import TxState, TxWrites
 from parevm.tx import Transaction
+
+if TYPE_CHECKING:
+    from parevm.parallel.split_worker import FirstReads
 
 WRITES, ESTIMATE, EXECUTE, DROP, STOP = range(5)
 DONE, BLOCKED = range(2)
@@ -127,6 +130,10 @@ class ChunkReader:
         self.slots: dict[tuple[bytes, int], int] = {}
         self.storage_keys: dict[bytes, frozenset[int]] = {}
 
+    def apply(self, writes: TxWrites) -> None:
+        """A transaction's writes, composed into the chunk's (which later reads see first)."""
+        compose(self.writes, writes)
+
     def read_account(self, address: bytes) -> tuple[int, int] | None:
         account = self.own_accounts.get(address, _MISSING)
         if account is not _MISSING:
@@ -203,31 +210,37 @@ class ChunkReader:
                 self.storage_keys.keys() - keys_seen.keys(), keys_seen)
 
 
-class RecordingChunkReader(ChunkReader):
-    """A `ChunkReader` that also lists the locations each transaction reads (for the statistics'
-    dependency graph), including those its chunk's earlier transactions wrote."""
+class RecordsTxReads:
+    """Mixin for a state backing: also lists the locations each transaction reads in `tx_reads`
+    (for the statistics' dependency graph), including those its chunk's earlier transactions
+    wrote: ("account", a), ("code", a), ("slot", a, s), ("storage", a)."""
 
+    __slots__ = ()
+    tx_reads: set[tuple]
+
+    def read_account(self, address: bytes) -> tuple[int, int] | None:
+        self.tx_reads.add(("account", address))
+        return super().read_account(address)  # type: ignore[misc]
+
+    def read_code(self, address: bytes) -> Code:
+        self.tx_reads.add(("code", address))
+        return super().read_code(address)  # type: ignore[misc]
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        self.tx_reads.add(("slot", address, slot))
+        return super().read_storage(address, slot)  # type: ignore[misc]
+
+    def has_storage(self, address: bytes) -> bool:
+        self.tx_reads.add(("storage", address))
+        return super().has_storage(address)  # type: ignore[misc]
+
+
+class RecordingChunkReader(RecordsTxReads, ChunkReader):
     __slots__ = ("tx_reads",)
 
     def __init__(self, mv: MVMemory, chunk: int) -> None:
         super().__init__(mv, chunk)
-        self.tx_reads: set[tuple] = set()
-
-    def read_account(self, address: bytes) -> tuple[int, int] | None:
-        self.tx_reads.add(("account", address))
-        return super().read_account(address)
-
-    def read_code(self, address: bytes) -> Code:
-        self.tx_reads.add(("code", address))
-        return super().read_code(address)
-
-    def read_storage(self, address: bytes, slot: int) -> int:
-        self.tx_reads.add(("slot", address, slot))
-        return super().read_storage(address, slot)
-
-    def has_storage(self, address: bytes) -> bool:
-        self.tx_reads.add(("storage", address))
-        return super().has_storage(address)
+        self.tx_reads = set()
 
 
 class RecordingState:
@@ -270,45 +283,69 @@ class Cancelled(Exception):
     """The worker was told to stop in the middle of a chunk (its epoch is over)."""
 
 
-class WorkerCore:
-    """Replica, task queue and chunk execution of one worker."""
+class ChunkQueue:
+    """What every worker core has: its block, the chunks it was asked to run (lowest first), and
+    the flag that stops it mid-chunk; `accept` takes EXECUTE and STOP, `take` the other kinds."""
 
-    __slots__ = ("env", "txs", "senders", "mv", "record_access", "tasks", "cancelled", "recorded")
+    __slots__ = ("env", "txs", "senders", "record_access", "tasks", "cancelled")
 
-    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
+    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes],
                  record_access: bool) -> None:
         self.env = env
         self.txs = txs
         self.senders = senders
-        self.mv = mv
         self.record_access = record_access
         self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
         self.cancelled = False  # set from another thread: stop at the next transaction
+
+    def accept(self, ops: list) -> bool:
+        """Take a batch of operations; False once told to stop."""
+        for op in ops:
+            kind = op[0]
+            if kind == EXECUTE:
+                heappush(self.tasks, op[1:])
+            elif kind == STOP:
+                return False
+            else:
+                self.take(op)
+        return True
+
+    def take(self, op: tuple) -> None:
+        raise ValueError(f"operation {op[0]} is not for this worker")
+
+    def has_work(self) -> bool:
+        return bool(self.tasks)
+
+    def run_next(self) -> tuple:
+        """Run the lowest queued chunk; its outcome."""
+        raise NotImplementedError
+
+
+class WorkerCore(ChunkQueue):
+    """Block-STM's worker: a replica of the multi-version memory, and chunk execution over it."""
+
+    __slots__ = ("mv", "recorded")
+
+    def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], mv: MVMemory,
+                 record_access: bool) -> None:
+        super().__init__(env, txs, senders, record_access)
+        self.mv = mv
         # chunk -> incarnation whose writes the replica holds: an older one (an execution the
         # coordinator took over, finishing after the newer one's writes arrived) never replaces it
         self.recorded: dict[int, int] = {}
 
-    def accept(self, ops: list) -> bool:
-        """Take a batch of operations; False once told to stop."""
-        mv, recorded = self.mv, self.recorded
-        for op in ops:
-            kind = op[0]
-            if kind == WRITES:
-                _, chunk, incarnation, wire = op
-                if incarnation >= recorded.get(chunk, -1):
-                    recorded[chunk] = incarnation
-                    mv.record(chunk, ChunkWrites(pickle.loads(wire) if type(wire) is bytes else wire))
-            elif kind == ESTIMATE:
-                if op[2] >= self.recorded.get(op[1], -1):
-                    mv.mark_estimate(op[1])
-            elif kind == EXECUTE:
-                heappush(self.tasks, op[1:])
-            else:
-                return False
-        return True
-
-    def has_work(self) -> bool:
-        return bool(self.tasks)
+    def take(self, op: tuple) -> None:
+        """WRITES and ESTIMATE: the replica follows the coordinator's memory."""
+        if op[0] == WRITES:
+            _, chunk, incarnation, wire = op
+            if incarnation >= self.recorded.get(chunk, -1):
+                self.recorded[chunk] = incarnation
+                self.mv.record(chunk, ChunkWrites(pickle.loads(wire) if type(wire) is bytes else wire))
+        elif op[0] == ESTIMATE:
+            if op[2] >= self.recorded.get(op[1], -1):
+                self.mv.mark_estimate(op[1])
+        else:
+            super().take(op)
 
     def run_next(self) -> tuple:
         """Execute the lowest queued chunk and record its writes in the replica; its outcome, with
@@ -328,34 +365,47 @@ class WorkerCore:
         (recording them is the caller's business: the coordinator's own core runs on the
         authoritative memory, which records them once, with their consequences)."""
         started = perf_counter()
-        cpu_started = thread_time()
         reader = (RecordingChunkReader if self.record_access else ChunkReader)(self.mv, chunk)
-        writes = reader.writes
-        env, txs, senders = self.env, self.txs, self.senders
-        results = []
-        clock = [started]  # when each transaction ended (the first entry: when the first began)
-        access = [] if self.record_access else None
-        for index in range(first, last):
-            if self.cancelled:
-                raise Cancelled
-            tx_state = TxState(reader)
-            try:
-                result = execute_transaction(txs[index], senders[index], tx_state, env)
-            except ReadEstimate as estimate:
-                return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started, thread_time()
-            except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
-                results.append(TxFailed(type(exc).__name__, str(exc)))
-                tx_writes = TxWrites()
-            else:
-                tx_writes = tx_state.writes()
-                compose(writes, tx_writes)
-                results.append(result)
-            clock.append(perf_counter())
-            if access is not None:
-                access.append((tuple(reader.tx_reads), write_locations(tx_writes)))
-                reader.tx_reads.clear()
-        seconds, cpu = cpu_seconds(clock, cpu_started)
-        return DONE, chunk, incarnation, reader.read_set(), ChunkWrites.to_wire(writes), results, seconds, access, cpu
+        try:
+            results, seconds, access, cpu = execute_chunk(self, reader, first, last)
+        except ReadEstimate as estimate:
+            return BLOCKED, chunk, incarnation, estimate.writer, perf_counter() - started, thread_time()
+        return (DONE, chunk, incarnation, reader.read_set(), ChunkWrites.to_wire(reader.writes), results, seconds,
+                access, cpu)
+
+
+def execute_chunk(core: ChunkQueue, reader: ChunkReader | FirstReads, first: int,
+                  last: int) -> tuple[list, list[float], list | None, float]:
+    """Transactions first..last-1 of `core`'s block, each on its own `TxState` over `reader`, which
+    takes in each one's writes (`reader.apply`): (results, tx_seconds, access, cpu). A transaction
+    that raises is a `TxFailed` result (a stale read can make anything happen), except a
+    `ReadEstimate`, which stops the chunk."""
+    cpu_started = thread_time()
+    env, txs, senders = core.env, core.txs, core.senders
+    results = []
+    clock = [perf_counter()]  # when each transaction ended (the first entry: when the first began)
+    access = [] if core.record_access else None
+    for index in range(first, last):
+        if core.cancelled:
+            raise Cancelled
+        tx_state = TxState(reader)
+        try:
+            result = execute_transaction(txs[index], senders[index], tx_state, env)
+        except ReadEstimate:
+            raise
+        except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
+            results.append(TxFailed(type(exc).__name__, str(exc)))
+            writes = TxWrites()
+        else:
+            writes = tx_state.writes()
+            reader.apply(writes)
+            results.append(result)
+        clock.append(perf_counter())
+        if access is not None:
+            access.append((tuple(reader.tx_reads), write_locations(writes)))
+            reader.tx_reads.clear()
+    seconds, cpu = cpu_seconds(clock, cpu_started)
+    return results, seconds, access, cpu
 
 
 def cpu_seconds(clock: list[float], cpu_started: float) -> tuple[list[float], float]:

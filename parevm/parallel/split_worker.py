@@ -17,19 +17,16 @@ in full), which `BlockState.apply` applies as it would the transactions one by o
 """
 from __future__ import annotations
 
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop
 from itertools import repeat
-from time import perf_counter, thread_time
 from typing import Sequence
 
 from parevm.evm.frame import BlockEnv
-from parevm.evm.transaction import execute_transaction
-from parevm.parallel.executor import (DONE, DROP, EXECUTE, Cancelled, TxFailed, cpu_seconds, result_to_wire,
-                                      write_locations)
+from parevm.parallel.executor import DONE, DROP, ChunkQueue, RecordsTxReads, execute_chunk, result_to_wire
 from parevm.parallel.mv_memory import ChunkWrites
 from parevm.state.block_state import BlockState
 from parevm.state.code import EMPTY_CODE, Code
-from parevm.state.tx_state import TxState, TxWrites
+from parevm.state.tx_state import TxWrites
 from parevm.tx import Transaction
 
 
@@ -139,93 +136,38 @@ class FirstReads:
         return all(bool(storage.get(address)) == flag for address, flag in storage_flags.items())
 
 
-class RecordingFirstReads(FirstReads):
-    """`FirstReads` that also lists the locations each transaction reads (for the statistics'
-    dependency graph), named like `parevm.parallel.executor.RecordingChunkReader`'s."""
-
+class RecordingFirstReads(RecordsTxReads, FirstReads):
     __slots__ = ("tx_reads",)
 
     def __init__(self, state: BlockState) -> None:
         super().__init__(state)
-        self.tx_reads: set[tuple] = set()
-
-    def read_account(self, address: bytes) -> tuple[int, int] | None:
-        self.tx_reads.add(("account", address))
-        return super().read_account(address)
-
-    def read_code(self, address: bytes) -> Code:
-        self.tx_reads.add(("code", address))
-        return super().read_code(address)
-
-    def read_storage(self, address: bytes, slot: int) -> int:
-        self.tx_reads.add(("slot", address, slot))
-        return super().read_storage(address, slot)
-
-    def has_storage(self, address: bytes) -> bool:
-        self.tx_reads.add(("storage", address))
-        return super().has_storage(address)
+        self.tx_reads = set()
 
 
-class SplitWorkerCore:
-    """The worker's queue of chunks and their execution; the same `accept`/`has_work`/`run_next`
-    as `parevm.parallel.executor.WorkerCore`, for `parevm.parallel.workers.serve`."""
+class SplitWorkerCore(ChunkQueue):
+    """The range split's worker: its chunks run in order on its own copy of the state."""
 
-    __slots__ = ("env", "txs", "senders", "state", "record_access", "tasks", "cancelled")
+    __slots__ = ("state",)
 
     def __init__(self, env: BlockEnv, txs: Sequence[Transaction], senders: Sequence[bytes], state: BlockState,
                  record_access: bool) -> None:
-        self.env = env
-        self.txs = txs
-        self.senders = senders
+        super().__init__(env, txs, senders, record_access)
         self.state = state  # this worker's own copy, updated chunk by chunk
-        self.record_access = record_access
-        self.tasks: list[tuple[int, int, int, int]] = []  # heap: lowest chunk first
-        self.cancelled = False  # set from another thread: stop at the next transaction
 
-    def accept(self, ops: list) -> bool:
-        """Take a batch of EXECUTE and DROP operations; False once told to stop."""
-        for op in ops:
-            if op[0] == EXECUTE:
-                heappush(self.tasks, op[1:])
-            elif op[0] == DROP:
-                self.tasks = [task for task in self.tasks if not op[1] <= task[0] < op[2]]
-                heapify(self.tasks)
-            else:
-                return False
-        return True
-
-    def has_work(self) -> bool:
-        return bool(self.tasks)
+    def take(self, op: tuple) -> None:
+        """DROP: forget the queued chunks in a range (the coordinator runs them)."""
+        if op[0] == DROP:
+            self.tasks = [task for task in self.tasks if not op[1] <= task[0] < op[2]]
+            heapify(self.tasks)
+        else:
+            super().take(op)
 
     def run_next(self) -> tuple:
         """Execute the lowest queued chunk on the state; its outcome, as Block-STM's worker reports
         one: (DONE, chunk, incarnation, reads, writes as the wire tuple, results as wire tuples,
         tx_seconds, access, cpu)."""
         chunk, incarnation, first, last = heappop(self.tasks)
-        started = perf_counter()
-        cpu_started = thread_time()
         reader = (RecordingFirstReads if self.record_access else FirstReads)(self.state)
-        env, txs, senders = self.env, self.txs, self.senders
-        results = []
-        clock = [started]  # when each transaction ended (the first entry: when the first began)
-        access = [] if self.record_access else None
-        for index in range(first, last):
-            if self.cancelled:
-                raise Cancelled
-            tx_state = TxState(reader)
-            try:
-                result = execute_transaction(txs[index], senders[index], tx_state, env)
-            except Exception as exc:  # InvalidTransaction, or anything a stale read can provoke
-                results.append(TxFailed(type(exc).__name__, str(exc)))
-                writes = TxWrites()
-            else:
-                writes = tx_state.writes()
-                reader.apply(writes)
-                results.append(result_to_wire(result))
-            clock.append(perf_counter())
-            if access is not None:
-                access.append((tuple(reader.tx_reads), write_locations(writes)))
-                reader.tx_reads.clear()
-        seconds, cpu = cpu_seconds(clock, cpu_started)
-        return (DONE, chunk, incarnation, reader.reads(), ChunkWrites.to_wire(reader.writes()), results, seconds,
-                access, cpu)
+        results, seconds, access, cpu = execute_chunk(self, reader, first, last)
+        return (DONE, chunk, incarnation, reader.reads(), ChunkWrites.to_wire(reader.writes()),
+                [result_to_wire(result) for result in results], seconds, access, cpu)

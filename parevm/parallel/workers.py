@@ -1,8 +1,8 @@
 """How the coordinator's messages reach the workers: processes, threads, or a seeded simulation.
 
 All three move the same pickled operation batches (see `parevm.parallel.executor`) and run the
-same worker cores (Block-STM's `WorkerCore`, the range split's `SplitWorkerCore`), so the engine
-above them is one piece of code:
+same worker cores (`ChunkQueue`s: Block-STM's `WorkerCore`, the range split's `SplitWorkerCore`),
+so the engine above them is one piece of code:
 
 * `ProcessTransport` (the default): one process per worker, forked when an epoch starts, so the
   pre-state, the transactions and the interpreter's caches are shared copy-on-write for free.
@@ -38,24 +38,10 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Callable, Protocol
 
-from parevm.parallel.executor import STOP, Cancelled
+from parevm.parallel.executor import STOP, Cancelled, ChunkQueue
 
 
-class WorkerCoreLike(Protocol):
-    """What a worker runs (`parevm.parallel.executor.WorkerCore`, `parevm.parallel.split_worker.SplitWorkerCore`)."""
-
-    cancelled: bool  # set from another thread: stop at the next transaction (raising `Cancelled`)
-
-    def accept(self, ops: list) -> bool:
-        """Take a batch of operations; False once told to stop."""
-
-    def has_work(self) -> bool: ...
-
-    def run_next(self) -> tuple:
-        """Run the next task; its outcome."""
-
-
-CoreFactory = Callable[[], WorkerCoreLike]
+CoreFactory = Callable[[], ChunkQueue]
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -82,7 +68,7 @@ class Transport(Protocol):
         """Stop the workers now (their tasks are not needed any more)."""
 
 
-def serve(core: WorkerCoreLike, receive: Callable[[bool], bytes | None], send: Callable[[tuple], None]) -> None:
+def serve(core: ChunkQueue, receive: Callable[[bool], bytes | None], send: Callable[[tuple], None]) -> None:
     """A worker's loop: take every (pickled) operation batch that has arrived (`receive(block)`:
     the next batch, None if none has arrived and `block` is False), then run the lowest task and
     `send` its outcome."""
@@ -311,7 +297,7 @@ class ThreadTransport:
         self.inboxes: list[queue.SimpleQueue] = []
         self.outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
-        self.cores: list[WorkerCoreLike] = []
+        self.cores: list[ChunkQueue] = []
         for worker in range(count):
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             self.inboxes.append(inbox)
@@ -320,7 +306,7 @@ class ThreadTransport:
             self.threads.append(thread)
             thread.start()
 
-    def _run(self, worker: int, core: WorkerCoreLike, inbox: queue.SimpleQueue) -> None:
+    def _run(self, worker: int, core: ChunkQueue, inbox: queue.SimpleQueue) -> None:
         try:
             serve(core, lambda block: inbox.get() if block else _next_or_none(inbox),
                   _pickled_sender(lambda data: self.outcomes.put((worker, data))))
@@ -371,7 +357,7 @@ class SimulatedTransport:
         self.kills_left = max_kills
 
     def start(self, make_core: CoreFactory, count: int) -> None:
-        self.cores: list[WorkerCoreLike] = []
+        self.cores: list[ChunkQueue] = []
         self.inboxes: list[deque[bytes]] = []
         self.outboxes: list[deque[bytes]] = []
         for _ in range(count):
