@@ -222,16 +222,17 @@ def test_split_reads_keep_the_first_value_seen_and_hold_only_on_equal_state():
     assert reader.read_storage(A, 1) == 11 and reader.read_account(B) == (0, 5)
     reader.apply(TxWrites(accounts={B: (1, 4)}, balance_deltas={C: 2}, storage={A: {1: 12}}))
     assert reader.read_storage(A, 1) == 12 and reader.read_account(B) == (1, 4)
-    assert reader.read_account(C) == (0, 2)  # first written blindly (a fee): the chunk's own value
+    reader.apply(TxWrites(balance_deltas={C: 3, A: 1}))
+    # credited without a read (a fee): recorded as it was before the chunk's first credit
+    assert reader.read_account(C) == (0, 5) and reader.read_account(A) == (1, 101)
     assert not reader.has_storage(B) and reader.read_code(A).bytes == b"\x60\x00"
     reads = reader.reads()
-    assert reads[0] == {B: (0, 5), C: (0, 2)} and reads[2] == {A: {1: 11}}
+    assert reads[0] == {B: (0, 5), C: None, A: (1, 100)} and reads[2] == {A: {1: 11}}
     before = base_state()
-    assert not FirstReads.hold(before, reads)  # C did not exist before the chunk: needlessly redone
-    before.accounts[C] = (0, 2)
     assert FirstReads.hold(before, reads)
     for change in (lambda s: s.storage[A].update({1: 13}), lambda s: s.storage.update({B: {0: 1}}),
-                   lambda s: s.accounts.update({B: (0, 6)}), lambda s: s.codes.pop(A)):
+                   lambda s: s.accounts.update({B: (0, 6)}), lambda s: s.codes.pop(A),
+                   lambda s: s.accounts.update({C: (0, 0)}), lambda s: s.accounts.update({A: (1, 99)})):
         changed = pickle.loads(pickle.dumps(before))
         change(changed)
         assert not FirstReads.hold(changed, reads)

@@ -9,9 +9,11 @@ location at its first read in the chunk. The coordinator commits the chunk if ev
 is its own state's before the chunk (`FirstReads.hold`): then each transaction read what it reads
 in sequential execution.
 
-A location first *written* in the chunk without being read (a fee credited to the coinbase: a
-balance delta) and read later records the chunk's own value, which the check compares with the
-state before the chunk: at worst a needless re-execution, never a wrong commit. The chunk's writes
+A balance credited without being read (a fee to the coinbase, value sent to an account: a delta)
+and read later in the chunk records the account as it was before the chunk's first credit. Any
+other location first written without being read (none that `TxState` produces) and read later
+would record the chunk's own value, which the check compares with the state before the chunk: at
+worst a needless re-execution, never a wrong commit. The chunk's writes
 go back as the final values of the locations it wrote (deltas summed, for addresses it never wrote
 in full), which `BlockState.apply` applies as it would the transactions one by one.
 """
@@ -35,7 +37,8 @@ class FirstReads:
     read in the chunk (the chunk's reads), and the locations its transactions wrote (`apply`)."""
 
     __slots__ = ("state", "state_accounts", "state_codes", "state_storage", "accounts", "codes", "slots",
-                 "storage_flags", "written_accounts", "deltas", "written_codes", "written_slots", "cleared")
+                 "storage_flags", "credited", "written_accounts", "deltas", "written_codes", "written_slots",
+                 "cleared")
 
     def __init__(self, state: BlockState) -> None:
         self.state = state
@@ -46,6 +49,7 @@ class FirstReads:
         self.codes: dict[bytes, Code] = {}
         self.slots: dict[bytes, dict[int, int]] = {}
         self.storage_flags: dict[bytes, bool] = {}  # has_storage answers
+        self.credited: dict[bytes, tuple[int, int] | None] = {}  # unread accounts as before their first delta
         self.written_accounts: set[bytes] = set()
         self.deltas: dict[bytes, int] = {}
         self.written_codes: set[bytes] = set()
@@ -54,7 +58,8 @@ class FirstReads:
 
     def read_account(self, address: bytes) -> tuple[int, int] | None:
         value = self.state_accounts.get(address)
-        self.accounts.setdefault(address, value)
+        if address not in self.accounts:
+            self.accounts[address] = self.credited.get(address, value)
         return value
 
     def read_code(self, address: bytes) -> Code:
@@ -84,8 +89,10 @@ class FirstReads:
             deleted = [address for address, account in writes.accounts.items() if account is None]
             self.written_codes.update(deleted)
             self.cleared.update(deleted)
-        deltas = self.deltas
+        deltas, credited, seen = self.deltas, self.credited, self.accounts
         for address, delta in writes.balance_deltas.items():
+            if address not in seen and address not in credited:
+                credited[address] = self.state_accounts.get(address)
             deltas[address] = deltas.get(address, 0) + delta
         if writes.codes:
             self.written_codes.update(writes.codes)
