@@ -23,8 +23,9 @@ def test_in_threads_covers_every_item_once_in_parts_and_drops_helper_errors():
 
     in_threads(work, list(range(10)), 3)
     assert sorted(item for _, part in seen for item in part) == list(range(10))
-    assert [part for _, part in seen if 0 in part] == [[0, 1, 2, 3]]  # the caller's thread takes the first part
-    assert len({ident for ident, _ in seen}) == 3
+    caller = threading.get_ident()
+    assert sorted((ident == caller, part) for ident, part in seen) == [
+        (False, [4, 5, 6, 7]), (False, [8, 9]), (True, [0, 1, 2, 3])]  # the caller's thread takes the first part
     with pytest.raises(ValueError):  # an error in the caller's own part is not swallowed
         in_threads(work, [7, 8], 1)
 
@@ -61,3 +62,20 @@ def test_forked_call_on_a_thread_as_without_the_gil():
     call = ForkedCall(lambda: (os.getpid(), threading.get_ident()), use_thread=True)
     pid, ident = call.result()
     assert pid == os.getpid() and ident != threading.get_ident()
+
+
+def test_no_process_or_thread_to_be_had_means_work_done_here(monkeypatch):
+    def refuse(*_):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    assert ForkedCall(lambda: os.getpid()).result() == os.getpid()
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    assert ForkedCall(lambda: threading.get_ident(), use_thread=True).result() == threading.get_ident()
+    seen = []
+    in_threads(lambda part: seen.extend(part), list(range(6)), 3)
+    assert sorted(seen) == list(range(6))

@@ -44,11 +44,18 @@ def in_threads(function: Callable[[Sequence], object], items: Sequence, workers:
         except Exception:
             pass
 
-    threads = [threading.Thread(target=quietly, args=(part,), daemon=True) for part in parts[1:]]
-    for thread in threads:
-        thread.start()
+    threads, here = [], [parts[0]]
+    for part in parts[1:]:
+        thread = threading.Thread(target=quietly, args=(part,), daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no more threads to be had: that part runs here
+            here.append(part)
+        else:
+            threads.append(thread)
     try:
-        quietly(parts[0])
+        for part in here:
+            quietly(part)
     finally:
         for thread in threads:
             thread.join()
@@ -62,13 +69,25 @@ class ForkedCall(Generic[T]):
         self.function = function
         self.pid = 0
         self.value: tuple[T] | None = None
+        self.thread: threading.Thread | None = None
         if use_thread if use_thread is not None else not gil_enabled():
-            self.thread: threading.Thread | None = threading.Thread(target=self._in_thread, daemon=True)
-            self.thread.start()
+            thread = threading.Thread(target=self._in_thread, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had: computed in place by result()
+                return
+            self.thread = thread
             return
-        self.thread = None
-        self.read_end, write_end = os.pipe()
-        self.pid = os.fork()
+        try:
+            self.read_end, write_end = os.pipe()
+        except OSError:  # out of file descriptors: computed in place by result()
+            return
+        try:
+            self.pid = os.fork()
+        except OSError:  # no process to be had (memory, process limit): computed in place
+            os.close(self.read_end)
+            os.close(write_end)
+            return
         if self.pid == 0:  # the child: compute, send, exit without running the parent's cleanup
             code = 1
             try:
