@@ -5,6 +5,7 @@
     python bench/bench_parallel.py --cold               # mainnet blocks in fresh processes
     python bench/bench_parallel.py --only erc20 --where  # and where the parallel run spent its time
     python bench/bench_parallel.py --only mainnet --cold --force-parallel  # as if every block were big
+    python bench/bench_parallel.py --only nft lending game compute --count 5000  # the other dApps
 
 Workloads (`parevm.workloads.blocks`, 10,000 transactions each unless `--count`): independent ERC-20
 transfers, independent value transfers, AMM swaps on one pool (fully dependent: every swap reads
@@ -48,6 +49,11 @@ from parevm.tx import recover_sender  # noqa: E402
 from parevm.workloads import blocks as workloads  # noqa: E402
 
 MIN_MAINNET_TXS = 50
+# The other dApp workloads (`--only` them; not in the default run): NFT mints and the lending pool
+# are chains (a mint counter, the pool's balance), the board game mostly independent moves with
+# collisions, `compute` independent and CPU-heavy.
+DAPPS = {"nft": workloads.nft_mints, "lending": workloads.lending, "game": workloads.game,
+         "compute": workloads.compute}
 
 
 def mainnet_blocks() -> list[Path]:
@@ -155,7 +161,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--count", type=int, default=10_000, help="transactions in the synthetic blocks")
-    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "amm", "hot", "turn", "mainnet"],
+    parser.add_argument("--only", nargs="+", choices=["erc20", "value", "amm", "hot", "turn", "mainnet", *DAPPS],
                         default=["erc20", "value", "amm", "hot", "turn", "mainnet"])
     parser.add_argument("--cold", action="store_true", help="mainnet blocks: each run in a fresh interpreter")
     parser.add_argument("--where", action="store_true", help="where the parallel runs spent their time")
@@ -166,6 +172,9 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; best of {args.repeat}", flush=True)
     for name, make in (("erc20", workloads.erc20_transfers), ("value", workloads.value_transfers),
                        ("amm", workloads.amm_swaps)):
+        if name in args.only:
+            measure(SyntheticBlock.from_workload(make(args.count)), args.workers, args.repeat, args.where)
+    for name, make in DAPPS.items():
         if name in args.only:
             measure(SyntheticBlock.from_workload(make(args.count)), args.workers, args.repeat, args.where)
     if "hot" in args.only:
