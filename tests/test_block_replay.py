@@ -282,13 +282,16 @@ def test_bad_signature_is_named_the_same_with_threaded_recovery(monkeypatch):
         execute_block(block_from_objects(**objects), workers=2)
 
 
-def test_tries_computed_in_a_forked_process_equal_those_computed_here(monkeypatch):
-    alone = execute_block_folder(CANCUN_BLOCK, workers=1)
+@pytest.mark.parametrize("name", [None, "frontier", *SYNTHETIC_BLOCKS])
+def test_side_work_on_threads_and_a_forked_process_equals_the_work_done_here(monkeypatch, fixture_path, name):
+    folder = {None: CANCUN_BLOCK, "frontier": FRONTIER_BLOCK}.get(name) or fixture_path("synthetic", name)
+    alone = execute_block_folder(folder, workers=1)
     monkeypatch.setattr(executor_module, "THREADED_RECOVERY_MIN_TXS", 1)
     monkeypatch.setattr(executor_module, "FORKED_TRIES_MIN_TXS", 1)
-    spread = execute_block_folder(CANCUN_BLOCK, workers=2)
+    monkeypatch.setattr(chunks_module, "MIN_PARALLEL_SECONDS", 1e9)  # the engine itself: sequential
+    spread = execute_block_folder(folder, workers=2)
     assert spread.ok and spread.checks == alone.checks and spread.txs == alone.txs
-    assert spread.state_root == alone.state_root
+    assert spread.state_root == alone.state_root and spread.requests == alone.requests
 
 
 def test_sender_missing_from_prestate_is_named():
