@@ -13,9 +13,9 @@ A balance credited without being read (a fee to the coinbase, value sent to an a
 and read later in the chunk records the account as it was before the chunk's first credit. Any
 other location first written without being read (none that `TxState` produces) and read later
 would record the chunk's own value, which the check compares with the state before the chunk: at
-worst a needless re-execution, never a wrong commit. The chunk's writes
-go back as the final values of the locations it wrote (deltas summed, for addresses it never wrote
-in full), which `BlockState.apply` applies as it would the transactions one by one.
+worst a needless re-execution, never a wrong commit. The chunk's writes go back as the final
+values of the locations it wrote (deltas summed, for addresses it never wrote in full), which
+`BlockState.apply` applies as it would the transactions one by one.
 """
 from __future__ import annotations
 
