@@ -219,6 +219,13 @@ def test_deposits_are_collected_from_the_deposit_contract_logs_only(fixture_path
     assert collect_requests(env, state, logs) == [b"\x00" + deposit_request(data)]
 
 
+def test_state_diff_is_computed_when_first_asked_for():
+    result = execute_block_folder(CANCUN_BLOCK)
+    assert result.timings.diff == 0
+    diff = result.state_diff
+    assert diff and result.timings.diff > 0 and result.state_diff is diff
+
+
 def test_state_diff_json_has_the_prestate_tracer_diff_shape():
     result = execute_block(read_block_folder(FRONTIER_BLOCK))
     diff = state_diff_json(result.state_diff)

@@ -111,17 +111,14 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
                                          check_state_root, workers)
     timings.trie += perf_counter() - started
 
-    started = perf_counter()
-    diff = state_diff(block.prestate, state)
-    timings.diff = perf_counter() - started
-
     txs = [TxOutcome(index, tx_hash, tx.type, result.success, result.gas_used, receipt.cumulative_gas_used,
                      len(receipt.logs))
            for index, (tx, tx_hash, result, receipt) in enumerate(zip(block.transactions, hashes, results, receipts))]
     return BlockResult(
         number=header.number, hash=header.hash, fork=fork.name,
         gas_used=receipts[-1].cumulative_gas_used if receipts else 0, receipts=receipts,
-        bloom=bloom, checks=checks, txs=txs, state_diff=diff, state_root=state_root,
+        bloom=bloom, checks=checks, txs=txs, _state_diff=lambda: state_diff(block.prestate, state),
+        state_root=state_root,
         requests=requests, timings=timings, engine=engine, workers=workers if engine == "parallel" else 1,
         engine_stats=stats, notes=notes,
     )

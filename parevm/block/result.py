@@ -6,7 +6,8 @@ the same block can be compared field by field (`parevm run --compare`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from time import perf_counter
+from typing import Any, Callable
 
 from parevm.block.receipts import Receipt
 
@@ -72,7 +73,8 @@ class Timings:
     loading the KZG setup (both cached: a contract seen before costs nothing, the setup loads once
     per process), `execute` the transactions alone, `system` the system calls, rewards,
     withdrawals and requests, `trie` building the receipts (with their blooms) and the receipts,
-    transactions, withdrawals and state roots, `diff` the state diff."""
+    transactions, withdrawals and state roots, `diff` the state diff (0 until it is first asked
+    for: see `BlockResult.state_diff`)."""
 
     read: float = 0.0
     recover: float = 0.0
@@ -104,7 +106,8 @@ class BlockResult:
     bloom: bytes
     checks: list[Check]
     txs: list[TxOutcome]
-    state_diff: dict[bytes, AccountChange]
+    # the state diff, or how to compute it: `state_diff` does on first use (see there)
+    _state_diff: dict[bytes, AccountChange] | Callable[[], dict[bytes, AccountChange]]
     state_root: bytes | None
     requests: list[bytes] | None  # EIP-7685 type-prefixed requests, Prague on
     timings: Timings
@@ -116,6 +119,18 @@ class BlockResult:
     @property
     def tx_count(self) -> int:
         return len(self.txs)
+
+    @property
+    def state_diff(self) -> dict[bytes, AccountChange]:
+        """Every account the block changed. Computed on first use (`--state-diff`, `--compare`, the
+        library): on a large block it costs tens of milliseconds that a plain replay does not
+        need. Its time then goes to `timings.diff`."""
+        diff = self._state_diff
+        if callable(diff):
+            started = perf_counter()
+            diff = self._state_diff = diff()
+            self.timings.diff += perf_counter() - started
+        return diff
 
     @property
     def ok(self) -> bool:
