@@ -6,7 +6,7 @@ import random
 import pytest
 
 from parevm.evm import analysis
-from parevm.evm.analysis import _jump_destinations
+from parevm.evm.analysis import jump_destinations
 from parevm.statetest.runner import expand_paths, load_executor, run_files
 
 
@@ -22,10 +22,10 @@ def _reference_jump_destinations(code: bytes) -> frozenset[int]:
 
 
 def test_jump_destinations_skip_push_data():
-    assert _jump_destinations(b"") == frozenset()
-    assert _jump_destinations(bytes.fromhex("5b605b5b")) == {0, 3}  # PUSH1 0x5b hides one
-    assert _jump_destinations(bytes.fromhex("7f" + "5b" * 32 + "5b")) == {33}
-    assert _jump_destinations(bytes.fromhex("5b7f5b5b")) == {0}  # PUSH32 truncated by the end of code
+    assert jump_destinations(b"") == frozenset()
+    assert jump_destinations(bytes.fromhex("5b605b5b")) == {0, 3}  # PUSH1 0x5b hides one
+    assert jump_destinations(bytes.fromhex("7f" + "5b" * 32 + "5b")) == {33}
+    assert jump_destinations(bytes.fromhex("5b7f5b5b")) == {0}  # PUSH32 truncated by the end of code
 
 
 def test_jump_destinations_match_reference_on_random_code():
@@ -35,7 +35,7 @@ def test_jump_destinations_match_reference_on_random_code():
     for _ in range(3000):
         code = bytes(rng.choice(alphabet) if rng.random() < 0.8 else rng.randrange(256)
                      for _ in range(rng.randrange(120)))
-        assert _jump_destinations(code) == _reference_jump_destinations(code), code.hex()
+        assert jump_destinations(code) == _reference_jump_destinations(code), code.hex()
 
 
 # Folders whose vectors cover control flow, stack limits, gas observation (GAS, CALL*, CREATE*,

@@ -3,6 +3,7 @@
 clear one-line error; `parevm run` prints, exits and writes what it promises."""
 from __future__ import annotations
 
+import random
 import shutil
 from hashlib import sha256
 from pathlib import Path
@@ -22,6 +23,7 @@ from parevm.api import (
     state_diff_json,
 )
 from parevm.block import executor as executor_module
+from parevm.evm.analysis import jump_destinations
 from parevm.block.executor import block_env
 from parevm.block.result import MISMATCH, OK, UNAVAILABLE
 from parevm.block.system import (
@@ -299,6 +301,18 @@ def test_side_work_on_threads_and_a_forked_process_equals_the_work_done_here(mon
     spread = execute_block_folder(folder, workers=2)
     assert spread.ok and spread.checks == alone.checks and spread.txs == alone.txs
     assert spread.state_root == alone.state_root and spread.requests == alone.requests
+
+
+def test_jump_destinations_found_by_a_forked_process_are_those_found_here(monkeypatch):
+    monkeypatch.setattr(executor_module, "FORKED_ANALYSIS_MIN_BYTES", 1)
+    rng = random.Random(7)
+    codes = [bytes(rng.choice((0x5B, 0x60, 0x61, 0x7F, 0x56, 0x00)) for _ in range(rng.randrange(1, 400)))
+             + rng.randbytes(8) for _ in range(20)]  # fresh bytes: not analysed by another test
+    state = BlockState.from_accounts([(bytes([i]) * 20, 1, 0, code, {}) for i, code in enumerate(codes, 1)])
+    fork = mainnet_fork(19_000_000, 1_710_000_000)
+    executor_module.prepare_execution(state, fork, workers=2)
+    for code in state.codes.values():
+        assert code.analyses[fork.name].jumpdests == jump_destinations(code.bytes)
 
 
 def test_sender_missing_from_prestate_is_named():

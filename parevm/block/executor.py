@@ -25,7 +25,7 @@ from parevm.block.result import (MISMATCH, UNAVAILABLE, AccountChange, AccountSt
 from parevm.block.sequential import InvalidBlock, execute_transactions
 from parevm.block.system import RequestsUnavailable, collect_requests, pre_block_calls, requests_hash
 from parevm.crypto import keccak256
-from parevm.evm.analysis import analyze
+from parevm.evm.analysis import analyze, jump_destinations
 from parevm.evm.forks import Fork, mainnet_fork
 from parevm.evm.frame import BlockEnv
 from parevm.evm.transaction import TxResult, blob_base_fee
@@ -43,10 +43,12 @@ CHAIN_ID = 1
 DAO_FORK_BLOCK = 1_920_000
 GWEI = 10**9
 # With --workers > 1, side work outside the engine (see `parevm.parallel.offload`): signatures on
-# threads (~35 us each, 0.1 ms to start a thread), the transactions and receipts tries in a forked
-# process (~12 us per transaction, against a few ms for the fork and the child's start).
+# threads (~35 us each, 0.1 ms to start a thread); in a forked process, the transactions and
+# receipts tries (~12 us per transaction) and the pre-state code's jump destinations (~15 ns per
+# byte), against 1-2 ms for the fork and the child's start.
 THREADED_RECOVERY_MIN_TXS = 64
 FORKED_TRIES_MIN_TXS = 1000
+FORKED_ANALYSIS_MIN_BYTES = 256 * 1024  # of code: jump destinations cost ~15 ns per byte
 
 
 class UnsupportedBlock(Exception):
@@ -83,7 +85,7 @@ def execute_block(block: BlockInput, *, workers: int = 1, check_state_root: bool
     timings.read = perf_counter() - started
 
     started = perf_counter()
-    prepare_execution(state, fork)
+    prepare_execution(state, fork, workers)
     timings.prepare = perf_counter() - started
 
     started = perf_counter()
@@ -233,13 +235,22 @@ def _tx_where(block: BlockInput, index: int) -> str:
     return f"block {block.header.number}: transaction {index} (0x{tx_hash.hex()})"
 
 
-def prepare_execution(state: BlockState, fork: Fork) -> None:
-    """One-time work that would otherwise land inside the first transaction that needs it: find the
-    jump destinations of the pre-state's code (basic blocks are decoded lazily, on first entry).
-    It is cached on the code, and worker processes forked afterwards share it. The KZG trusted
+def prepare_execution(state: BlockState, fork: Fork, workers: int = 1) -> None:
+    """One-time work that would otherwise land inside the first transaction that needs it: decode
+    the entry of the pre-state's code and find its jump destinations (later basic blocks are
+    decoded lazily, on first entry). It is cached on the code, and worker processes forked
+    afterwards share it. With `workers` > 1 and at least `FORKED_ANALYSIS_MIN_BYTES` of code, a
+    forked process finds the jump destinations (about half the work) meanwhile. The KZG trusted
     setup (~1.5 s to load) is left to the first point evaluation: few blocks make one."""
-    for code in state.codes.values():
-        analyze(code, fork)
+    codes = list({id(code): code for code in state.codes.values() if fork.name not in code.analyses}.values())
+    if workers < 2 or sum(len(code.bytes) for code in codes) < FORKED_ANALYSIS_MIN_BYTES:
+        for code in codes:
+            analyze(code, fork)
+        return
+    found = ForkedCall(lambda: [jump_destinations(code.bytes) for code in codes])
+    analyses = [analyze(code, fork, jumpdests=frozenset()) for code in codes]  # theirs come below
+    for analysis, jumpdests in zip(analyses, found.result()):
+        analysis.jumpdests = jumpdests
 
 
 def _run_transactions(env: BlockEnv, block: BlockInput, senders: list[bytes], state: BlockState,

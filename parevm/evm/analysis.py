@@ -127,11 +127,13 @@ class Analysis:
     __slots__ = ("code", "table", "ops", "args", "jumpdests", "_entry_cost", "_entry_limit", "_starts_left",
                  "_first_entry_handler", "_enter_handler", "_jumpi_handler")
 
-    def __init__(self, code: bytes, table: ForkTable) -> None:
+    def __init__(self, code: bytes, table: ForkTable, jumpdests: frozenset[int] | None = None) -> None:
+        """`jumpdests`: `jump_destinations(code)` if known, or a placeholder while another process
+        finds them (set the attribute before the code runs)."""
         n = len(code)
         self.code = code + _PADDING
         self.table = table
-        self.jumpdests = _jump_destinations(code)
+        self.jumpdests = jump_destinations(code) if jumpdests is None else jumpdests
         # the bound methods, made once: `ops` holds these very objects
         self._first_entry_handler = self._first_entry
         self._enter_handler = self._enter
@@ -290,7 +292,7 @@ _UP_TO_JUMPDEST = re.compile(
 _SENTINEL = bytes(32) + b"\x5b"
 
 
-def _jump_destinations(code: bytes) -> frozenset[int]:
+def jump_destinations(code: bytes) -> frozenset[int]:
     """Offsets of JUMPDEST bytes that are instructions, not PUSH data."""
     if b"\x5b" not in code:
         return frozenset()
@@ -299,9 +301,10 @@ def _jump_destinations(code: bytes) -> frozenset[int]:
     return frozenset([end - 1 for end in ends])
 
 
-def analyze(code: Code, fork: Fork) -> Analysis:
-    """The decoded form of `code` under `fork` (cached on the code object)."""
+def analyze(code: Code, fork: Fork, jumpdests: frozenset[int] | None = None) -> Analysis:
+    """The decoded form of `code` under `fork` (cached on the code object); `jumpdests` as for
+    `Analysis`."""
     analysis = code.analyses.get(fork.name)
     if analysis is None:
-        analysis = code.analyses[fork.name] = Analysis(code.bytes, fork_table(fork))
+        analysis = code.analyses[fork.name] = Analysis(code.bytes, fork_table(fork), jumpdests)
     return analysis
