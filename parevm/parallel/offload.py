@@ -112,9 +112,25 @@ class ForkedCall(Generic[T]):
             self.thread.join()
         elif self.pid:
             with open(self.read_end, "rb") as source:
-                data = source.read()
-            _, status = os.waitpid(self.pid, 0)
+                data = source.read()  # to the end: the child has closed the pipe (or died)
+            _unreaped.append(self.pid)  # its teardown takes a few ms: not waited for
             self.pid = 0
-            if status == 0 and data:
+            _reap_exited()
+            try:
                 self.value = (pickle.loads(data),)
+            except Exception:  # nothing or a truncated pickle: it died before it was done
+                pass
         return self.value[0] if self.value is not None else self.function()
+
+
+_unreaped: list[int] = []  # children whose result is in, not yet waited for
+
+
+def _reap_exited() -> None:
+    for pid in list(_unreaped):
+        try:
+            exited, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            exited = pid
+        if exited:
+            _unreaped.remove(pid)
