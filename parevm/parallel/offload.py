@@ -9,7 +9,8 @@
 
 Both are only ever a speed-up: a thread's errors are left for the caller to meet again (it does
 the same work afterwards, finding the results cached), and a child that fails or dies has its call
-made here instead, so the outcome never depends on them.
+made here instead, so the outcome never depends on them. Children this process is done with (these
+and the engine's worker processes) are waited for without blocking (`reap_later`).
 """
 from __future__ import annotations
 
@@ -113,9 +114,8 @@ class ForkedCall(Generic[T]):
         elif self.pid:
             with open(self.read_end, "rb") as source:
                 data = source.read()  # to the end: the child has closed the pipe (or died)
-            _unreaped.append(self.pid)  # its teardown takes a few ms: not waited for
+            reap_later([self.pid])  # its teardown takes a few ms: not waited for
             self.pid = 0
-            _reap_exited()
             try:
                 self.value = (pickle.loads(data),)
             except Exception:  # nothing or a truncated pickle: it died before it was done
@@ -123,10 +123,14 @@ class ForkedCall(Generic[T]):
         return self.value[0] if self.value is not None else self.function()
 
 
-_unreaped: list[int] = []  # children whose result is in, not yet waited for
+_unreaped: list[int] = []  # child processes done with (stopped, killed, result in), not yet waited for
 
 
-def _reap_exited() -> None:
+def reap_later(pids: list[int]) -> None:
+    """Children this process is done with: wait for them without blocking, now and at each later
+    call (a big child takes milliseconds to tear down its memory; a reaper thread would wait for
+    the GIL to start)."""
+    _unreaped.extend(pids)
     for pid in list(_unreaped):
         try:
             exited, _ = os.waitpid(pid, os.WNOHANG)

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 from typing import Callable, Protocol
 
 from parevm.parallel.executor import STOP, Cancelled, ChunkQueue
+from parevm.parallel.offload import reap_later
 
 
 CoreFactory = Callable[[], ChunkQueue]
@@ -121,7 +122,7 @@ class ProcessTransport:
         self.kill_after = dict(kill_after or {})
 
     def start(self, make_core: CoreFactory, count: int) -> None:
-        _reap_exited()
+        reap_later([])
         self.pids: list[int] = [0] * count
         self.inbound: list[Connection | None] = [None] * count  # outcomes from each worker
         self.outbound: list[int] = [-1] * count  # non-blocking write end of each worker's pipe
@@ -255,10 +256,7 @@ class ProcessTransport:
             conn.close()
             os.close(fd)
         self.selector.close()
-        # Reaped later, without waiting: a big child takes milliseconds to tear down its memory
-        # (and a reaper thread would wait for the GIL to start).
-        _unreaped.extend(self.pids)
-        _reap_exited()
+        reap_later(self.pids)
 
 
 def _kill(pid: int) -> None:
@@ -266,19 +264,6 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-_unreaped: list[int] = []  # worker processes stopped or killed, not yet waited for
-
-
-def _reap_exited() -> None:
-    for pid in list(_unreaped):
-        try:
-            exited, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            exited = pid
-        if exited:
-            _unreaped.remove(pid)
 
 
 def _next_or_none(inbox: queue.SimpleQueue) -> bytes | None:
