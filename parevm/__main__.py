@@ -1,4 +1,4 @@
 """`python -m parevm` is the `parevm` command."""
-from parevm.cli import main
+from parevm.cli import command_line
 
-raise SystemExit(main())
+command_line()

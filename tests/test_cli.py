@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -129,6 +131,24 @@ def test_run_does_not_import_the_other_subcommands():
         assert completed.stdout.startswith(f"usage: parevm {command}")
     bench_help = completed.stdout
     assert "only this case (repeatable): erc20_transfers, value_transfers," in " ".join(bench_help.split())
+
+
+def test_command_line_exit_keeps_all_output_and_the_status(tmp_path):
+    """The installed command ends without interpreter teardown (`cli.command_line`): what it
+    printed to a block-buffered file must all be there, and its exit status must be main's."""
+    examples = Path(__file__).parent.parent / "examples" / "blocks"
+    blocks = sorted(str(path) for path in examples.iterdir() if path.is_dir())
+    output = tmp_path / "out.jsonl"
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    with output.open("wb") as out:
+        completed = subprocess.run([sys.executable, "-m", "parevm", "run", *blocks, "--json"], stdout=out,
+                                   env=buffered)
+    assert completed.returncode == 0
+    lines = output.read_bytes().splitlines()
+    assert [orjson.loads(line)["ok"] for line in lines] == [True] * len(blocks)
+    completed = subprocess.run([sys.executable, "-m", "parevm", "run", str(tmp_path / "missing")],
+                               capture_output=True, text=True)
+    assert completed.returncode == 1 and "not a directory" in completed.stdout + completed.stderr
 
 
 class TerminalStream(io.StringIO):

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         except REPLAY_ERRORS as exc:
             report.error(f"{block.source}: {exc}")
             continue
+        except BrokenPipeError:  # the reader of our output went away: not a fault of this block
+            raise
         except Exception as exc:  # a parevm bug: say so, show where, and go on with the other blocks
             traceback.print_exc(file=sys.stderr)
             report.error(f"{path}: internal error: {type(exc).__name__}: {exc}")
