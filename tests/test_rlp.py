@@ -135,3 +135,21 @@ def test_decode_int_rejects_leading_zeros_and_lists():
             decode_int(bad)
     with pytest.raises(RLPError):
         decode_int([b"\x01"])
+
+
+
+def _header_by_the_book(short_offset: int, size: int) -> bytes:
+    if size < 56:
+        return bytes((short_offset + size,))
+    size_bytes = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((short_offset + 55 + len(size_bytes),)) + size_bytes
+
+
+def test_prebuilt_headers_are_the_computed_ones_at_every_size_of_the_size():
+    """The header tables are built by length of the size (1, 2 or 3 bytes), not one header at a
+    time: strings and lists of every cached payload size, and sizes past the cache."""
+    for size in [*range(2, 4200), 65_535, 65_536, 2**24]:  # (a 1-byte string below 0x80 has no header)
+        assert encode(b"\x01" * size) == _header_by_the_book(0x80, size) + b"\x01" * size
+    for size in range(0, 4200):
+        items = [b"\x01"] * size  # each item encodes to one byte: a payload of `size` bytes
+        assert encode(items) == _header_by_the_book(0xC0, size) + b"\x01" * size

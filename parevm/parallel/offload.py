@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import sys
 import threading
 from typing import Callable, Generic, Sequence, TypeVar
@@ -94,6 +93,8 @@ class ForkedCall(Generic[T]):
             try:
                 os.close(self.read_end)
                 gc.disable()  # a collection would walk (and so copy) the heap shared with the parent
+                import pickle  # (here, not at the top: a sequential `parevm run` never needs it)
+
                 data = pickle.dumps(function(), protocol=pickle.HIGHEST_PROTOCOL)
                 with open(write_end, "wb") as out:
                     out.write(data)
@@ -116,6 +117,8 @@ class ForkedCall(Generic[T]):
                 data = source.read()  # to the end: the child has closed the pipe (or died)
             reap_later([self.pid])  # its teardown takes a few ms: not waited for
             self.pid = 0
+            import pickle
+
             try:
                 self.value = (pickle.loads(data),)
             except Exception:  # nothing or a truncated pickle: it died before it was done

@@ -16,8 +16,6 @@ twist and in the order-r subgroup.
 """
 from __future__ import annotations
 
-from ctypes import byref, create_string_buffer
-
 from .base import Precompile, PrecompileError, fixed_gas, load_once, right_pad
 
 FIELD_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583
@@ -76,6 +74,8 @@ def _g1_affine(chunk: bytes) -> tuple[int, int] | None:
 def _set_coordinates(point, chunk: bytes, count: int) -> None:
     """Fill the first `count` field elements of an mcl point from big-endian words and set
     the following one (z, or z's real part) to 1, making it an affine point."""
+    from ctypes import byref  # (mcl has loaded ctypes already; importing it up front costs every process)
+
     lib = _mcl().lib
     for index in range(count):
         offset = index * _FP_SIZE
@@ -91,6 +91,8 @@ def _g1_from_bytes(chunk: bytes):
 
 
 def _g1_to_bytes(point) -> bytes:
+    from ctypes import byref, create_string_buffer
+
     lib = _mcl().lib
     lib.mclBnG1_normalize(point, point)
     if lib.mclBnG1_isZero(point):
