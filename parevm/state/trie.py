@@ -56,7 +56,8 @@ def state_root(accounts: Iterable[AccountEntry]) -> bytes:
     Every entry given is included: dropping empty accounts (EIP-161) is the caller's rule."""
     leaves = {}
     for address, nonce, balance, storage, code_hash in accounts:
-        root = storage if type(storage) is bytes else storage_root(storage)
+        # (most accounts have no storage: their root is a constant, not a trie built from nothing)
+        root = storage if type(storage) is bytes else storage_root(storage) if storage else EMPTY_TRIE_ROOT
         leaves[keccak256(address)] = encode([nonce, balance, root, code_hash])
     return trie_root(leaves)
 
