@@ -25,14 +25,13 @@ slower and noisier. The results of every parallel run are checked against the se
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -60,7 +59,7 @@ def mainnet_blocks() -> list[Path]:
     root = fixtures_dir() / "mainnet"
     folders = sorted((p for p in root.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     return [p for p in folders
-            if len(orjson.loads((p / "block.json").read_bytes())["transactions"]) >= MIN_MAINNET_TXS]
+            if len(json.loads((p / "block.json").read_bytes())["transactions"]) >= MIN_MAINNET_TXS]
 
 
 def load_mainnet(folder: Path) -> SyntheticBlock:

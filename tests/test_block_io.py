@@ -2,10 +2,10 @@
 roots recomputed from what was read), and clear errors for bad input."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
-import orjson
 import pytest
 
 from parevm.config import fixtures_dir
@@ -96,7 +96,7 @@ def test_fixture_block_reads_losslessly(folder: Path):
 @needs_fixtures
 def test_prestate_values_are_converted():
     block = read_block_folder(SMALL_BLOCK)
-    raw = orjson.loads((SMALL_BLOCK / "prestate.json").read_bytes())
+    raw = json.loads((SMALL_BLOCK / "prestate.json").read_bytes())
     address_hex, fields = next(iter(raw.items()))
     account = block.prestate[bytes.fromhex(address_hex[2:])]
     assert isinstance(account, PreAccount)
@@ -122,7 +122,7 @@ def test_prague_fork_fields_and_withdrawal():
 def test_storage_and_code_are_converted():
     folder = FIXTURES / "synthetic" / "cancun-erc20-200"
     block = read_block_folder(folder)
-    raw = orjson.loads((folder / "prestate.json").read_bytes())
+    raw = json.loads((folder / "prestate.json").read_bytes())
     token = next(address for address, fields in raw.items() if fields.get("storage"))
     account = block.prestate[bytes.fromhex(token[2:])]
     assert len(account.storage) == len(raw[token]["storage"]) > 0
@@ -132,7 +132,7 @@ def test_storage_and_code_are_converted():
 
 @needs_fixtures
 def test_block_from_objects_matches_folder_reading():
-    objects = [orjson.loads((SHANGHAI_BLOCK / name).read_bytes())
+    objects = [json.loads((SHANGHAI_BLOCK / name).read_bytes())
                for name in ("block.json", "prestate.json", "block_hashes.json")]
     from_objects = block_from_objects(*objects)
     from_folder = read_block_folder(SHANGHAI_BLOCK)
@@ -162,9 +162,9 @@ def block_copy(tmp_path: Path) -> Path:
 def _edit(folder: Path, name: str, change) -> None:
     """Apply `change` to the parsed JSON file and write it back."""
     path = folder / name
-    data = orjson.loads(path.read_bytes())
+    data = json.loads(path.read_bytes())
     change(data)
-    path.write_bytes(orjson.dumps(data))
+    path.write_text(json.dumps(data))
 
 
 def _error(folder: Path) -> str:
@@ -218,7 +218,7 @@ def test_unknown_transaction_type_names_index_and_hash(block_copy: Path):
         block["transactions"][3]["type"] = "0x7f"
 
     _edit(block_copy, "block.json", change)
-    tx_hash = orjson.loads((SMALL_BLOCK / "block.json").read_bytes())["transactions"][3]["hash"]
+    tx_hash = json.loads((SMALL_BLOCK / "block.json").read_bytes())["transactions"][3]["hash"]
     message = _error(block_copy)
     assert f"block.json: transaction 3 ({tx_hash}):" in message
     assert "type" in message.split(tx_hash, 1)[1]
@@ -258,7 +258,7 @@ def test_bad_withdrawal(block_copy: Path):
 
 
 def _first_address(folder: Path) -> str:
-    return next(iter(orjson.loads((folder / "prestate.json").read_bytes())))
+    return next(iter(json.loads((folder / "prestate.json").read_bytes())))
 
 
 @pytest.mark.parametrize(

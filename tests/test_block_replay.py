@@ -3,12 +3,12 @@
 clear one-line error; `parevm run` prints, exits and writes what it promises."""
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from hashlib import sha256
 from pathlib import Path
 
-import orjson
 import pytest
 
 from parevm.api import (
@@ -23,7 +23,6 @@ from parevm.api import (
     state_diff_json,
 )
 from parevm.block import executor as executor_module
-from parevm.evm.analysis import jump_destinations
 from parevm.block.executor import block_env
 from parevm.block.result import MISMATCH, OK, UNAVAILABLE
 from parevm.block.system import (
@@ -35,6 +34,7 @@ from parevm.block.system import (
 )
 from parevm.cli import main
 from parevm.config import REPO_ROOT, fixtures_dir
+from parevm.evm.analysis import jump_destinations
 from parevm.evm.forks import mainnet_fork
 from parevm.parallel import chunks as chunks_module
 from parevm.primitives import Log
@@ -254,9 +254,9 @@ def test_parallel_workers_match_sequential(monkeypatch):
 
 
 def _objects(folder: Path) -> dict:
-    return {"block": orjson.loads((folder / "block.json").read_bytes()),
-            "prestate": orjson.loads((folder / "prestate.json").read_bytes()),
-            "block_hashes": orjson.loads((folder / "block_hashes.json").read_bytes())}
+    return {"block": json.loads((folder / "block.json").read_bytes()),
+            "prestate": json.loads((folder / "prestate.json").read_bytes()),
+            "block_hashes": json.loads((folder / "block_hashes.json").read_bytes())}
 
 
 def test_library_api_from_objects_equals_the_folder():
@@ -364,9 +364,9 @@ def test_run_expands_a_folder_of_block_folders(capsys):
 
 def test_run_reports_a_mismatch_with_the_per_transaction_gas(tmp_path, capsys):
     folder = _copy_block(FRONTIER_BLOCK, tmp_path / "930196")
-    block = orjson.loads((folder / "block.json").read_bytes())
+    block = json.loads((folder / "block.json").read_bytes())
     block["gasUsed"] = hex(int(block["gasUsed"], 16) + 1)
-    (folder / "block.json").write_bytes(orjson.dumps(block))
+    (folder / "block.json").write_text(json.dumps(block))
     status, out, _ = run_cli(capsys, "--workers", "1", folder)
     assert status == 1
     assert "FAIL" in out[1].split()[4]
@@ -397,22 +397,22 @@ def test_run_bad_input_is_one_error_line_and_the_batch_goes_on(tmp_path, capsys,
 
 
 def _edit_block(folder: Path, edit) -> None:
-    block = orjson.loads((folder / "block.json").read_bytes())
+    block = json.loads((folder / "block.json").read_bytes())
     edit(block)
-    (folder / "block.json").write_bytes(orjson.dumps(block))
+    (folder / "block.json").write_text(json.dumps(block))
 
 
 def test_run_json_and_state_diff_file(tmp_path, capsys):
     diff_file = tmp_path / "diff.json"
     status, out, err = run_cli(capsys, "--workers", "1", "--json", "--state-diff", diff_file, FRONTIER_BLOCK)
     assert status == 0
-    record = orjson.loads(out[0])
+    record = json.loads(out[0])
     assert len(out) == 1  # the summary goes to stderr in JSON mode
     assert record["number"] == 930196 and record["ok"] is True
     assert record["checks"]["gasUsed"] == {"status": "ok", "expected": 378000, "actual": 378000}
     assert [tx["gasUsed"] for tx in record["transactions"]] == [21000] * 18
     assert "1 blocks replayed" in err
-    diffs = orjson.loads(diff_file.read_bytes())
+    diffs = json.loads(diff_file.read_bytes())
     assert set(diffs) == {"930196"} and set(diffs["930196"]) == {"pre", "post"}
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
 from parevm.cli import main
@@ -52,7 +52,7 @@ def test_json_lines_and_first_state_difference(fake_evm, statetest_data, capsys)
     status, out, _ = run_cli(capsys, "--json", statetest_data)
     assert status == 1
     assert out[-1] == "3 passed, 2 failed"
-    records = [orjson.loads(line) for line in out[:-1]]
+    records = [json.loads(line) for line in out[:-1]]
     assert [(r["name"], r["fork"], r["index"], r["pass"]) for r in records] == [
         (EEST_NAME, "Prague", "0/0/0", False),
         (LEGACY_NAME, "Berlin", "0/0/0", True),
@@ -73,7 +73,7 @@ def test_json_lines_and_first_state_difference(fake_evm, statetest_data, capsys)
 def test_fork_filter_accepts_aliases(fake_evm, statetest_data, capsys):
     status, out, _ = run_cli(capsys, "--json", "--fork", "merge", statetest_data / "legacy_two_forks.json")
     assert status == 0
-    assert [orjson.loads(line)["fork"] for line in out[:-1]] == ["Paris"]
+    assert [json.loads(line)["fork"] for line in out[:-1]] == ["Paris"]
     assert out[-1] == "1 passed, 0 failed"
 
 
@@ -145,7 +145,7 @@ def test_command_line_exit_keeps_all_output_and_the_status(tmp_path):
                                    env=buffered)
     assert completed.returncode == 0
     lines = output.read_bytes().splitlines()
-    assert [orjson.loads(line)["ok"] for line in lines] == [True] * len(blocks)
+    assert [json.loads(line)["ok"] for line in lines] == [True] * len(blocks)
     completed = subprocess.run([sys.executable, "-m", "parevm", "run", str(tmp_path / "missing")],
                                capture_output=True, text=True)
     assert completed.returncode == 1 and "not a directory" in completed.stdout + completed.stderr

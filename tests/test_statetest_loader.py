@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import collections
 import copy
+import json
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 
 from parevm.statetest.loader import (
@@ -116,7 +116,7 @@ EEST_STYLE = {
 
 def write_fixture(tmp_path: Path, content: object, name: str = "fixture.json") -> Path:
     path = tmp_path / name
-    path.write_bytes(orjson.dumps(content))
+    path.write_text(json.dumps(content))
     return path
 
 

@@ -2,9 +2,9 @@
 oracle for random key sets, real state roots from EEST post-states, and real withdrawals roots."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -158,7 +158,7 @@ EEST_FILES = [
 def test_state_root_of_eest_post_states(name, fixture_path):
     path = fixture_path("eest-state-tests", *name.split("/"))
     checked = 0
-    for test in orjson.loads(path.read_bytes()).values():
+    for test in json.loads(path.read_bytes()).values():
         for entries in test["post"].values():
             for entry in entries:
                 assert state_root(_post_state_entries(entry["state"])).hex() == entry["hash"][2:]
@@ -172,7 +172,7 @@ def _shanghai_blocks() -> list[Path]:
 
 @pytest.mark.parametrize("block_file", _shanghai_blocks(), ids=lambda p: p.parent.name)
 def test_withdrawals_root_of_real_blocks(block_file):
-    block = orjson.loads(block_file.read_bytes())
+    block = json.loads(block_file.read_bytes())
     leaves = [
         encode([int(w["index"], 16), int(w["validatorIndex"], 16), bytes.fromhex(w["address"][2:]),
                 int(w["amount"], 16)])

@@ -4,12 +4,13 @@ the EIP-155 example, and the malformed inputs and bad signatures that must be re
 from __future__ import annotations
 
 import copy
+import json
 from functools import lru_cache
 from pathlib import Path
 
-import orjson
 import pytest
 
+import parevm.tx.signing as signing_module
 from parevm import rlp
 from parevm.config import fixtures_dir
 from parevm.crypto import SECP256K1_HALF_N, SECP256K1_N
@@ -30,7 +31,6 @@ from parevm.tx import (
     signing_hash,
     tx_hash,
 )
-import parevm.tx.signing as signing_module
 
 FIXTURES = fixtures_dir()
 BLOCK_FILES = sorted(FIXTURES.glob("mainnet/*/block.json")) + sorted(FIXTURES.glob("synthetic/*/block.json"))
@@ -45,7 +45,7 @@ def _hex(text: str) -> bytes:
 
 @lru_cache(maxsize=None)
 def _block(path: Path) -> dict:
-    return orjson.loads(path.read_bytes())
+    return json.loads(path.read_bytes())
 
 
 def test_all_fixture_blocks_are_present(fixture_path):
@@ -80,7 +80,7 @@ def test_real_blocks_cover_every_type_and_both_legacy_signatures():
 def test_eip7702_authorities_of_synthetic_blocks(name, fixture_path):
     folder = fixture_path("synthetic", name)
     block = _block(folder / "block.json")
-    prestate = orjson.loads((folder / "prestate.json").read_bytes())
+    prestate = json.loads((folder / "prestate.json").read_bytes())
     checked = 0
     for obj in block["transactions"]:
         if obj["type"] != "0x4":
@@ -110,7 +110,7 @@ def _state_test_transactions() -> dict[str, tuple]:
     files += sorted((FIXTURES / "eest-state-tests").rglob("*.json"))
     found = {}
     for path in files:
-        for test in orjson.loads(path.read_bytes()).values():
+        for test in json.loads(path.read_bytes()).values():
             for fork, entries in test["post"].items():
                 for entry in entries:
                     found.setdefault(entry["txbytes"], (fork, entry.get("expectException"), test["transaction"]))

@@ -9,14 +9,13 @@ folder and the item, and the batch goes on. A progress line is drawn on stderr, 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 from typing import TextIO
-
-import orjson
 
 from parevm.block.executor import REPLAY_ERRORS, EngineComparison, compare_engines, execute_block
 from parevm.block.result import MISMATCH, OK, BlockResult, state_diff_json
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             diffs[str(result.number)] = state_diff_json(result.state_diff)
     report.finish()
     if args.state_diff is not None:
-        args.state_diff.write_bytes(orjson.dumps(diffs, option=orjson.OPT_INDENT_2))
+        args.state_diff.write_text(json.dumps(diffs, indent=2))
     return 0 if report.all_ok else 1
 
 
@@ -176,7 +175,7 @@ class _Report:
     def add(self, result: BlockResult) -> None:
         self._count(result)
         if self.json_lines:
-            self._write(orjson.dumps(result.to_json()).decode())
+            self._write(json.dumps(result.to_json()))
             return
         self._write(f"{self._block_columns(result)}  {result.timings.total:7.2f}s  {result.mgas_per_second:7.2f}")
         self._details(result)
@@ -190,11 +189,11 @@ class _Report:
         if not comparison.identical:
             self.differing += 1
         if self.json_lines:
-            self._write(orjson.dumps({
+            self._write(json.dumps({
                 "sequential": sequential.to_json(), "parallel": parallel.to_json(),
                 "identical": comparison.identical, "differences": comparison.differences,
                 "speedup": comparison.speedup,
-            }).decode())
+            }))
             return
         same = "yes" if comparison.identical else "NO"
         self._write(f"{self._block_columns(sequential)}  {sequential.timings.execute:7.2f}s  "
@@ -209,7 +208,7 @@ class _Report:
     def error(self, message: str) -> None:
         self.errors += 1
         if self.json_lines:
-            self._write(orjson.dumps({"error": message}).decode())
+            self._write(json.dumps({"error": message}))
         else:
             self._write(f"ERROR {message}")
 

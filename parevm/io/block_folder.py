@@ -9,11 +9,10 @@ timed step of the executor; the RPC `from` of each transaction is kept for compa
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-
-import orjson
 
 from parevm.primitives import PreAccount
 from parevm.tx import Transaction
@@ -360,8 +359,8 @@ def _load_json(folder: Path, name: str) -> Any:
     except OSError as exc:
         raise BlockInputError(f"block folder {folder}: cannot read {name}: {exc.strerror}") from None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # malformed JSON, bad UTF-8, absurd nesting
         raise BlockInputError(f"block folder {folder}: {name}: malformed JSON: {exc}") from None
 
 

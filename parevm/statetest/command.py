@@ -7,12 +7,11 @@ is drawn on stderr, and only when stderr is a terminal, so logs and pipes stay c
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from time import monotonic
 from typing import TYPE_CHECKING, TextIO
-
-import orjson
 
 if TYPE_CHECKING:
     from parevm.statetest.runner import FileResult, VectorResult
@@ -85,7 +84,7 @@ class _Report:
             else:
                 self.failed += 1
             if self.json_lines:
-                self._write(orjson.dumps(_vector_json(vector)).decode())
+                self._write(json.dumps(_vector_json(vector)))
             elif not vector.passed:
                 self._write(f"FAIL {vector.name} {vector.fork} {vector.index}: {vector.error}")
         self._draw_progress()
@@ -97,10 +96,10 @@ class _Report:
 
     def _emit_file_error(self, file_result: FileResult) -> None:
         if self.json_lines:
-            self._write(orjson.dumps({
+            self._write(json.dumps({
                 "file": file_result.path, "name": None, "fork": None, "index": None, "pass": False,
                 "stateRoot": None, "logsHash": None, "error": file_result.error,
-            }).decode())
+            }))
         else:
             self._write(f"ERROR {file_result.error}")
 

@@ -13,11 +13,10 @@ so the EVM never sees JSON strings. Any deviation from the format raises
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-
-import orjson
 
 from parevm.primitives import Address, Hash32, PreAccount
 
@@ -166,8 +165,8 @@ def canonical_fork_name(name: str) -> str:
 def load_file(path: Path | str) -> list[StateTest]:
     """All tests of one fixture file, in file order."""
     try:
-        raw = orjson.loads(Path(path).read_bytes())
-    except orjson.JSONDecodeError as exc:
+        raw = json.loads(Path(path).read_bytes())
+    except (ValueError, RecursionError) as exc:  # malformed JSON, bad UTF-8, absurd nesting
         raise StateTestFormatError(path, "(file)", f"invalid JSON: {exc}") from None
     except OSError as exc:
         raise StateTestFormatError(path, "(file)", exc.strerror or str(exc)) from None

@@ -7,12 +7,10 @@ the exit status is then 1. See parevm/workloads/bench.py for what is timed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
 import sys
 from typing import TYPE_CHECKING, Iterator
-
-import orjson
 
 if TYPE_CHECKING:
     from parevm.workloads.bench import Measurement
@@ -60,13 +58,15 @@ def run(args: argparse.Namespace) -> int:
     if show_progress:
         sys.stderr.write("\r\033[K")
     if args.json:
-        print(orjson.dumps(_report_json(measurements, repeats, args.quick)).decode())
+        print(json.dumps(_report_json(measurements, repeats, args.quick)))
     else:
         _print_table(measurements, repeats)
     return 1 if any(m.failed for m in measurements) else 0
 
 
 def _report_json(measurements: list[Measurement], repeats: int, quick: bool) -> dict:
+    import platform  # (here: every `parevm` process imports this module, and platform costs ~2 ms)
+
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -82,6 +82,7 @@ def _report_json(measurements: list[Measurement], repeats: int, quick: bool) -> 
 
 
 def _print_table(measurements: list[Measurement], repeats: int) -> None:
+    import platform
     print(f"{'case':<18}{'txs':>7}{'Mgas':>9}{'best s':>9}{'tx/s':>10}{'Mgas/s':>9}{'failed':>8}")
     for m in measurements:
         mgas = f"{m.gas / 1e6:.2f}" if m.gas else "-"

@@ -12,10 +12,9 @@ nothing, as the executor allows.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
-
-import orjson
 
 from parevm.block.receipts import Receipt, block_bloom, receipts_root
 from parevm.crypto import keccak256
@@ -131,7 +130,7 @@ def write_block_folder(workload: Workload, path: str | Path) -> Path:
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in zip(("block.json", "prestate.json", "block_hashes.json"), block_objects(workload)):
-        (folder / name).write_bytes(orjson.dumps(content, option=orjson.OPT_INDENT_2))
+        (folder / name).write_text(json.dumps(content, indent=2))
     return folder
 
 

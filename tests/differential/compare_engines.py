@@ -11,6 +11,7 @@ file rather than a pipe so that nobody waits on a full pipe.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,9 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from generate import family_of
+
 from parevm.statetest.execute import execute_vector
 from parevm.statetest.loader import load_file
 
@@ -162,7 +162,7 @@ def compare_files(paths: list[Path], eels: Path, *, workers: int = 2) -> Report:
             if process.returncode:
                 raise RuntimeError(f"EELS driver failed ({process.returncode}):\n{err.decode(errors='replace')}")
             for line in output.read_bytes().splitlines():
-                record = orjson.loads(line)
+                record = json.loads(line)
                 theirs[(record["name"], record["fork"], record["index"])] = _eels_outcome(record)
         report.eels_seconds = time.perf_counter() - started
     for key, (path, mine) in ours.items():

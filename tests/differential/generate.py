@@ -6,11 +6,10 @@ Case `index` of run `seed` depends on nothing else: its random stream is seeded 
 """
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Callable, Iterable
-
-import orjson
 
 import gen_precompiles
 import gen_programs
@@ -63,6 +62,6 @@ def write_batches(cases: Iterable[dict], directory: Path, files: int) -> list[Pa
     for i, batch in enumerate(batches):
         if batch:
             path = directory / f"batch{i}.json"
-            path.write_bytes(orjson.dumps(batch))
+            path.write_text(json.dumps(batch))
             paths.append(path)
     return paths

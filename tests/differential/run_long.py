@@ -11,12 +11,11 @@ Exits 1 if any vector disagreed. Needs EELS: $PAREVM_EELS or .eels-venv (see REA
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling modules, when run as a script
 
@@ -85,9 +84,9 @@ def _save_failures(report: Report, paths: list[Path], directory: Path) -> None:
         return
     directory.mkdir(parents=True, exist_ok=True)
     for path in paths:
-        for name, body in orjson.loads(path.read_bytes()).items():
+        for name, body in json.loads(path.read_bytes()).items():
             if name in names:
-                (directory / f"{name}.json").write_bytes(orjson.dumps({name: body}, option=orjson.OPT_INDENT_2))
+                (directory / f"{name}.json").write_text(json.dumps({name: body}, indent=2))
     for mismatch in report.mismatches:  # the batch files are temporary; point at the saved copy
         mismatch.file = str(directory / f"{mismatch.name}.json")
 
