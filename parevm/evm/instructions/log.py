@@ -11,7 +11,7 @@ def _make_log(n: int):
     def log(f, s, pc):
         offset = s.pop()
         size = s.pop()
-        topics = tuple(s.pop().to_bytes(32, "big") for _ in range(n))
+        topics = tuple([s.pop().to_bytes(32, "big") for _ in range(n)])  # (a list first: no generator)
         charge(f, LOG_DATA_BYTE * size)
         expand_memory(f, offset, size)
         if f.is_static:
