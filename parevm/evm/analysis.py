@@ -31,11 +31,13 @@ from parevm.evm.instructions.control import _INVALID_JUMP, _STACK_OVERFLOW, inva
 from parevm.state.code import Code
 
 JUMPDEST, JUMPI = 0x5B, 0x57
-# A JUMPDEST block, or the block at pc 0, entered this often is compiled (~100 us each). Measured
-# on cold code (fresh analyses each run, sequential execution): 300 AMM swaps take 74 ms at 256,
-# 57 ms at 16, 56 ms at 8; 300 NFT mints 20, 15.6, 15.6 ms; the 43 mainnet fixture blocks take
-# the same at 256, 32 and 16 (most of their code runs a few times: 60% of JUMPDEST blocks once).
-HOT_BLOCK_ENTRIES = 16
+# A JUMPDEST block, or the block at pc 0, entered this often is compiled (~100 us each, which a
+# block repays over a hundred entries or so). Whole `parevm run --workers 1` processes, summed
+# over the 43 mainnet fixture blocks: the same at 128, 256, 1,024 and never, +5% at 64, +15% at
+# 16 (most of their code runs a few times: 60% of JUMPDEST blocks once); over 200-2,000-transaction
+# dApp blocks (AMM, NFT, game, lending, ERC-20): the same at 16, 64 and 128, +2% at 256, +11% at
+# 1,024.
+HOT_BLOCK_ENTRIES = 128
 # A PUSH truncated by the end of code reads zeros, and running off the end is STOP (0x00).
 _PADDING = bytes(33)
 _FALLS_INTO_JUMPDEST = (0, STACK_LIMIT)  # what a JUMPI charges for a JUMPDEST block: the JUMPDEST does
