@@ -65,11 +65,20 @@ class _SymbolicStack:
         self.values: list[str] = []
         self.locals = 0
 
-    def _local(self, expression: str) -> str:
-        name = f"t{self.locals}"
+    def _name(self) -> str:
+        """A fresh local."""
         self.locals += 1
+        return f"t{self.locals - 1}"
+
+    def _local(self, expression: str) -> str:
+        name = self._name()
         self.out(f"    {name} = {expression}")
         return name
+
+    def _operands(self, count: int) -> dict[str, str]:
+        """Pop the top `count` (0-2) symbolic values: {a} the top, {b} the next ("" if not taken)."""
+        values = self.values
+        return {"a": values.pop() if count else "", "b": values.pop() if count == 2 else ""}
 
     def need(self, count: int) -> None:
         """Make the top `count` values symbolic, popping the missing ones off the real stack."""
@@ -89,7 +98,7 @@ class _SymbolicStack:
         if the last operand is on the real stack, the result replaces it there."""
         values = self.values
         if len(values) >= operands:
-            named = {"a": values.pop(), "b": values.pop() if operands == 2 else ""}
+            named = self._operands(operands)
             expression = template.format(**named)
             if all(operand.isdigit() for operand in named.values() if operand):
                 self.push(str(eval(expression, dict(_ENV))))
@@ -103,14 +112,12 @@ class _SymbolicStack:
     def inline(self, operands: int, pushes: bool, lines: list[str]) -> None:
         """An `_INLINE` instruction on the top `operands` values ({a} the top, {b} the next)."""
         self.need(operands)
-        values = self.values
-        named = {"a": values.pop() if operands else "", "b": values.pop() if operands == 2 else "",
-                 "r": f"t{self.locals}" if pushes else ""}
+        named = self._operands(operands)
+        named["r"] = self._name() if pushes else ""
         for line in lines:
             self.out("    " + line.format(**named))
         if pushes:
-            self.locals += 1
-            values.append(named["r"])
+            self.values.append(named["r"])
 
     def dup(self, depth: int) -> None:
         values = self.values
